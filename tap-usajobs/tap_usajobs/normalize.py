@@ -1,0 +1,129 @@
+"""Turn the Search API's loosely typed values into honest JSON types.
+
+The API sends salaries as strings in several formats, dates in four formats (mostly
+without a zone) and some flags as "True"/"False" strings. Every function here is pure
+and returns ``None`` for values it cannot read, so one odd field never sinks a run;
+callers log what was dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+_AMOUNT_NOISE = re.compile(r"[\s$,]")
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+
+#: Details fields that carry booleans as "True"/"False" strings.
+STRING_FLAG_FIELDS = ("Relocation", "WithinArea", "DrugTestRequired")
+#: Details fields that are already JSON booleans but are not trusted blindly.
+BOOLEAN_FIELDS = ("BenefitsDisplayDefaultText", "TeleworkEligible", "RemoteIndicator")
+#: Descriptor fields holding date-times.
+DATETIME_FIELDS = (
+    "PositionStartDate",
+    "PositionEndDate",
+    "PublicationStartDate",
+    "ApplicationCloseDate",
+)
+
+
+def parse_amount(value: object) -> Decimal | None:
+    """Read a money amount such as "134751.0", "92166", "$1,234.50" or 25.5."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    cleaned = _AMOUNT_NOISE.sub("", value)
+    if not cleaned:
+        return None
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    # Strip the API's cosmetic zeros ("32318.0000") without turning 1E+5 notation on.
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount.normalize()
+
+
+def parse_datetime(value: object) -> str | None:
+    """Return an RFC 3339 date-time in UTC for any of the API's date formats.
+
+    Values without a zone ("2024-06-04T00:00:00.0000") are read as UTC: the API does
+    not say which zone it means, and shifting them would invent precision (ADR 0003).
+    """
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # fromisoformat takes at most 6 fractional digits; the API sends 4 or 7.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def parse_bool(value: object) -> bool | None:
+    """Read True/False, "True"/"False", "Yes"/"No" and friends; anything else is None."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    return None
+
+
+def _normalize_remuneration(entry: dict[str, t.Any]) -> dict[str, t.Any]:
+    return {
+        **entry,
+        "MinimumRange": parse_amount(entry.get("MinimumRange")),
+        "MaximumRange": parse_amount(entry.get("MaximumRange")),
+    }
+
+
+def _normalize_details(details: dict[str, t.Any]) -> dict[str, t.Any]:
+    normalized = dict(details)
+    for field in (*STRING_FLAG_FIELDS, *BOOLEAN_FIELDS):
+        if field in normalized:
+            normalized[field] = parse_bool(normalized[field])
+    return normalized
+
+
+def normalize_search_item(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Flatten one ``SearchResultItems`` entry into a typed ``jobs`` record.
+
+    The descriptor's fields are hoisted to the top level next to ``MatchedObjectId``
+    (the control number, our key) so that targets get one column per field.
+    """
+    descriptor: dict[str, t.Any] = dict(item.get("MatchedObjectDescriptor") or {})
+    record: dict[str, t.Any] = {
+        **descriptor,
+        "MatchedObjectId": item.get("MatchedObjectId"),
+        "RelevanceRank": item.get("RelevanceRank"),
+    }
+    for field in DATETIME_FIELDS:
+        if field in record:
+            record[field] = parse_datetime(record[field])
+    if isinstance(record.get("PositionRemuneration"), list):
+        record["PositionRemuneration"] = [
+            _normalize_remuneration(entry)
+            for entry in record["PositionRemuneration"]
+            if isinstance(entry, dict)
+        ]
+    user_area = record.get("UserArea")
+    if isinstance(user_area, dict) and isinstance(user_area.get("Details"), dict):
+        record["UserArea"] = {**user_area, "Details": _normalize_details(user_area["Details"])}
+    return record

@@ -1,0 +1,137 @@
+"""Stream definitions for tap-usajobs."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime, timedelta, timezone
+
+from tap_usajobs import schemas
+from tap_usajobs.client import UsaJobsStream
+from tap_usajobs.normalize import normalize_search_item
+from tap_usajobs.pagination import SearchPaginator
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from singer_sdk.helpers.types import Context
+
+#: The widest window ``DatePosted`` accepts, in days.
+MAX_DATE_POSTED_DAYS = 60
+
+
+def date_posted_days(since: datetime, today: datetime) -> int | None:
+    """Days to pass as ``DatePosted`` to cover postings since ``since``.
+
+    None means the window is wider than the API allows, so the query must not be
+    narrowed at all.
+    """
+    days = max(0, (today.date() - since.date()).days)
+    return days if days <= MAX_DATE_POSTED_DAYS else None
+
+
+class SearchJobsStream(UsaJobsStream):
+    """Open job postings from ``GET /api/Search``, one partition per keyword."""
+
+    name = "jobs"
+    path = "/api/Search"
+    primary_keys = ("MatchedObjectId",)
+    replication_key = "PublicationStartDate"
+    # Search results come in relevance order, so the bookmark is only final once a
+    # partition is done; the SDK then never saves a bookmark past unread pages.
+    is_sorted = False
+    state_partitioning_keys = ("keyword",)
+    schema = schemas.JOBS.to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Set up the per-partition ``DatePosted`` windows."""
+        super().__init__(*args, **kwargs)
+        # Decided once per partition so that every page of a query uses the same filter.
+        self._windows: dict[str | None, int | None] = {}
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]]:
+        """One query per keyword; an empty list means one unfiltered query."""
+        keywords = self.config.get("keywords") or [None]
+        return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]
+
+    def get_new_paginator(self) -> SearchPaginator:
+        """Page through every page of the current query."""
+        return SearchPaginator(int(self.config["results_per_page"]), label=self._label())
+
+    def get_url_params(
+        self,
+        context: Context | None,
+        next_page_token: int | None,
+    ) -> dict[str, t.Any]:
+        """Filters from config, the partition's keyword, the incremental window, paging."""
+        params: dict[str, t.Any] = dict(self.config.get("search_params") or {})
+        keyword = (context or {}).get("keyword")
+        if keyword:
+            params["Keyword"] = keyword
+        days = self._date_posted(context)
+        if days is not None:
+            params["DatePosted"] = days
+        params["ResultsPerPage"] = int(self.config["results_per_page"])
+        params["Page"] = next_page_token or 1
+        return params
+
+    def _date_posted(self, context: Context | None) -> int | None:
+        keyword = (context or {}).get("keyword")
+        if keyword not in self._windows:
+            self._windows[keyword] = self._compute_window(context)
+        return self._windows[keyword]
+
+    def _compute_window(self, context: Context | None) -> int | None:
+        start = self.get_starting_timestamp(context)
+        if start is None:
+            return None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        since = start - timedelta(days=float(self.config["lookback_days"]))
+        days = date_posted_days(since, datetime.now(timezone.utc))
+        if days is None:
+            self.logger.info(
+                "%s: last bookmark %s is older than %d days; scanning in full.",
+                self._label(context),
+                start.isoformat(),
+                MAX_DATE_POSTED_DAYS,
+            )
+        else:
+            self.logger.info(
+                "%s: fetching postings of the last %d days (DatePosted).",
+                self._label(context),
+                days,
+            )
+        return days
+
+    def _label(self, context: Context | None = None) -> str:
+        keyword = (context or self.context or {}).get("keyword")
+        return f"keyword={keyword!r}" if keyword else "all postings"
+
+    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+        """A Search page must carry ``SearchResult.SearchResultItems`` as a list."""
+        problem = super().find_shape_problem(body)
+        if problem:
+            return problem
+        result = body.get("SearchResult")
+        if not isinstance(result, dict):
+            return "no SearchResult object"
+        if not isinstance(result.get("SearchResultItems"), list):
+            return "SearchResult.SearchResultItems is not a list"
+        return None
+
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[dict[str, t.Any]]:
+        """The page's result items."""
+        return t.cast("list[dict[str, t.Any]]", body["SearchResult"]["SearchResultItems"])
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,  # noqa: ARG002
+    ) -> dict[str, t.Any] | None:
+        """Hoist the descriptor and give every value an honest type."""
+        record = normalize_search_item(row)
+        if not record.get("MatchedObjectId"):
+            self.logger.warning("Skipping a search item without MatchedObjectId.")
+            return None
+        return record
