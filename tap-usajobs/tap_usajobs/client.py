@@ -96,7 +96,7 @@ class UsaJobsStream(RESTStream[int]):
         backoff sends each failure's exception into the generator, so a 429's header
         is in reach when the wait is chosen.
         """
-        factor = float(self.config["backoff_factor"])
+        factor = int(self.config["backoff_base_ms"]) / 1000
         ceiling = float(self.config["backoff_max_seconds"])
         attempt = 0
         exception = yield 0.0  # primed by backoff; this value is never used

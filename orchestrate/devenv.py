@@ -1,0 +1,212 @@
+"""Local services for the demo and the tests: a Postgres to load into and the fake API.
+
+Used by ``orchestrate/local.py`` (``make demo``/``make run``) and by ``tests/conftest.py``,
+so the demo and the suite set themselves up the same way. Not used in production: the
+container entrypoint (``orchestrate/entrypoint.sh``) only talks to what PG* points at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+TAP_DIR = ROOT / "tap-usajobs"
+FAKE_API_KEY = "fake-key"  # the fake server's default; not a secret
+PG_VARS = ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Postgres:
+    """Where to reach a PostgreSQL server, as libpq variables."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None = None
+
+    def env(self, database: str) -> dict[str, str]:
+        """PG* variables for ``database`` on this server."""
+        env = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": database,
+        }
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+    def connect(self, database: str = "postgres") -> object:
+        """A psycopg connection in autocommit mode."""
+        import psycopg  # noqa: PLC0415  # only the project venv has it
+
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+    def create_database(self, name: str, *, replace: bool = False) -> None:
+        """Create ``name`` unless it exists (or drop and recreate it with ``replace``)."""
+        with self.connect() as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            if exists and replace:
+                conn.execute(f'drop database "{name}" with (force)')
+                exists = None
+            if not exists:
+                conn.execute(f'create database "{name}"')
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` if it exists."""
+        with self.connect() as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def configured_postgres() -> Postgres | None:
+    """The server PG* variables point at, or None when PGHOST is not set."""
+    host = os.environ.get("PGHOST")
+    if not host:
+        return None
+    return Postgres(
+        host=host,
+        port=int(os.environ.get("PGPORT") or 5432),
+        user=os.environ.get("PGUSER") or "postgres",
+        password=os.environ.get("PGPASSWORD") or None,
+    )
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[Postgres]:
+    """A throwaway PostgreSQL 16 from the ``pgserver`` wheel, listening on loopback TCP.
+
+    pgserver starts servers on a unix socket only, and target-postgres needs a host and
+    port, so the server it initialises is restarted here on a free TCP port.
+    """
+    import pgserver  # noqa: PLC0415  # only the project venv has it
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    run_as = server.system_user  # pgserver runs postgres as a non-root user under root
+    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=run_as)
+    port = free_port()
+    socket_dir = data_dir / "socket"
+    socket_dir.mkdir(exist_ok=True)
+    if run_as:
+        import shutil  # noqa: PLC0415
+
+        shutil.chown(socket_dir, user=run_as)
+    pgserver.pg_ctl(
+        [
+            "-w",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {socket_dir}",
+            "-l",
+            str(data_dir / "server.log"),
+            "start",
+        ],
+        pgdata=data_dir,
+        user=run_as,
+        timeout=60,
+    )
+    try:
+        yield Postgres(host="127.0.0.1", port=port, user="postgres")
+    finally:
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=run_as)
+
+
+@contextlib.contextmanager
+def postgres(data_dir: Path) -> Iterator[Postgres]:
+    """The configured server when PGHOST is set, else an embedded one."""
+    configured = configured_postgres()
+    if configured is not None:
+        yield configured
+        return
+    print(f"PGHOST is not set: starting a throwaway PostgreSQL in {data_dir}", flush=True)
+    with embedded_postgres(data_dir) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class FakeApi:
+    """A running fake USAJobs API."""
+
+    url: str
+    api_key: str = FAKE_API_KEY
+
+    def control(self, path: str, body: object | None = None, method: str | None = None) -> object:
+        """Call one of the fake's ``/_fake/...`` control endpoints."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310  # our own loopback server
+            f"{self.url}/_fake/{path}",
+            data=data,
+            method=method or ("POST" if data is not None else "GET"),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+
+@contextlib.contextmanager
+def fake_api(*args: str, python: str = sys.executable) -> Iterator[FakeApi]:
+    """Run the fake USAJobs API in a subprocess on a free port; extra CLI ``args`` pass on.
+
+    It runs under any Python: the fake is stdlib-only and found through PYTHONPATH.
+    """
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(TAP_DIR)}
+    process = subprocess.Popen(  # noqa: S603
+        [python, "-m", "tap_usajobs.testing.fake_api", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    api = FakeApi(url=f"http://127.0.0.1:{port}")
+    try:
+        _wait_until_listening(api, process)
+        yield api
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_until_listening(api: FakeApi, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            msg = f"the fake API exited with code {process.returncode} before listening"
+            raise RuntimeError(msg)
+        try:
+            api.control("stats")
+        except OSError:
+            time.sleep(0.1)
+        else:
+            return
+    msg = "the fake API did not start listening within 20 s"
+    raise RuntimeError(msg)

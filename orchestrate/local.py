@@ -1,0 +1,113 @@
+"""Run the pipeline on this machine: ``make demo`` (fake API) and ``make run`` (real API).
+
+Both load into the server PG* points at or, when PGHOST is unset, into a throwaway
+embedded PostgreSQL kept under ``.demo/`` so a second run finds its data and state.
+Run with the project venv: ``.venv/bin/python orchestrate/local.py demo|run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import devenv  # noqa: E402
+
+MELTANO = str(Path(sys.executable).with_name("meltano"))
+DEMO_DIR = devenv.ROOT / ".demo"
+EX_CONFIG = 64  # sysexits' EX_USAGE: fix the environment and run again
+
+
+def _meltano_env(pg_env: dict[str, str]) -> dict[str, str]:
+    env = {**os.environ, **pg_env}
+    # Keep local state beside the local database, apart from any production system DB.
+    env.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{DEMO_DIR / 'meltano.db'}")
+    return env
+
+
+def _print_summary(server: devenv.Postgres, database: str) -> None:
+    with server.connect(database) as conn:
+        count = conn.execute("select count(*) from job_listings").fetchone()[0]
+        rows = conn.execute(
+            """
+            select control_number, left(position_title, 40), rate_interval_code,
+                   annual_salary_min, annual_salary_max, closes_at::date
+            from job_listings
+            order by published_at desc, control_number
+            limit 5
+            """
+        ).fetchall()
+    print(f"\njob_listings: {count} rows in database {database!r}. Newest five:")
+    header = ("control_number", "position_title", "rate", "annual_min", "annual_max", "closes")
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join("" if value is None else str(value) for value in row))
+
+
+def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str) -> int:
+    database = os.environ.get("PGDATABASE") or "usajobs"
+    server.create_database(database)
+    env = {**_meltano_env(server.env(database)), **extra_env}
+    command = [MELTANO, "run", job]
+    print("$", " ".join(command), flush=True)
+    code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
+    if code != 0:
+        print(f"\nThe pipeline failed (exit {code}); see the log above.", file=sys.stderr)
+        return code
+    _print_summary(server, database)
+    return 0
+
+
+def demo(job: str) -> int:
+    """Fake API, local Postgres, full job, then a look at the result."""
+    DEMO_DIR.mkdir(exist_ok=True)
+    with devenv.postgres(DEMO_DIR / "pgdata") as server, devenv.fake_api("--postings", "1500") as api:
+        print(f"Fake USAJobs API at {api.url}", flush=True)
+        return _run_pipeline(
+            server,
+            {
+                "TAP_USAJOBS_BASE_URL": api.url,
+                "TAP_USAJOBS_API_KEY": api.api_key,
+                "TAP_USAJOBS_USER_AGENT": "demo@example.com",
+            },
+            job,
+        )
+
+
+def run(job: str) -> int:
+    """The real USAJobs API; needs USAJOBS_API_KEY and USAJOBS_USER_AGENT."""
+    required = {
+        "USAJOBS_API_KEY": "your USAJobs API key (https://developer.usajobs.gov/apirequest/)",
+        "USAJOBS_USER_AGENT": "the email address the key was issued to",
+    }
+    missing = [f"  {name}: {what}" for name, what in required.items() if not os.environ.get(name)]
+    if missing:
+        print("make run needs these environment variables:\n" + "\n".join(missing), file=sys.stderr)
+        return EX_CONFIG
+    DEMO_DIR.mkdir(exist_ok=True)
+    with devenv.postgres(DEMO_DIR / "pgdata") as server:
+        return _run_pipeline(
+            server,
+            {
+                "TAP_USAJOBS_API_KEY": os.environ["USAJOBS_API_KEY"],
+                "TAP_USAJOBS_USER_AGENT": os.environ["USAJOBS_USER_AGENT"],
+            },
+            job,
+        )
+
+
+def main() -> int:
+    """Parse the command line and run."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["demo", "run"])
+    parser.add_argument("--job", default="usajobs-elt", help="meltano job or block to run")
+    args = parser.parse_args()
+    return demo(args.job) if args.mode == "demo" else run(args.job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""End to end: tap-usajobs over HTTP -> target-postgres -> dbt, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from conftest import KEYWORD, expected_ids, search_requests
+
+if TYPE_CHECKING:
+    from conftest import Pipeline
+
+# The rule documented in transform/macros/salary.sql, restated here independently.
+ANNUAL_FACTOR = {"PA": 1, "PH": 2087, "PD": 260, "BW": 26, "PM": 12}
+LEGACY_INTERVALS = {"per year": "PA", "per hour": "PH", "per day": "PD", "per month": "PM"}
+
+
+def _served_postings(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    items = pipeline.api.control("postings")["items"]
+    return {item["MatchedObjectId"]: item["MatchedObjectDescriptor"] for item in items}
+
+
+def _api_datetime(text: str) -> datetime:
+    """The API's wall-clock time, read without the tap's code: first 19 characters."""
+    return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")  # noqa: DTZ007
+
+
+def _interval_code(raw: str) -> str:
+    return LEGACY_INTERVALS.get(raw.lower(), raw)
+
+
+def test_first_run_loads_every_matching_posting_exactly_once(pipeline: Pipeline) -> None:
+    expected = expected_ids(pipeline.api, Keyword=KEYWORD)
+    assert len(expected) > 100, "the fake should serve several pages for the default keyword"
+
+    pipeline.run_ok("usajobs-elt")  # EL, dbt run and dbt test
+
+    rows = pipeline.query("select control_number::text from job_listings")
+    loaded = [row[0] for row in rows]
+    assert len(loaded) == len(set(loaded)), "a posting appears twice"
+    assert set(loaded) == expected
+    pages = [request for request in search_requests(pipeline.api) if request["status"] == 200]
+    assert len(pages) >= len(expected) // 50, "every page must be fetched, not just the first"
+
+
+def test_salaries_and_dates_match_what_the_fake_served(pipeline: Pipeline) -> None:
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
+    served = _served_postings(pipeline)
+    rows = pipeline.query(
+        """
+        select control_number::text, salary_min, salary_max, rate_interval_code,
+               annual_salary_min, annual_salary_max, published_at, closes_at, locations
+        from job_listings
+        """
+    )
+    assert rows
+    for control, low, high, code, annual_low, annual_high, published, closes, locations in rows:
+        posting = served[control]
+        pay = posting["PositionRemuneration"]
+        assert low == min(Decimal(entry["MinimumRange"]) for entry in pay)
+        assert high == max(Decimal(entry["MaximumRange"]) for entry in pay)
+        assert code == _interval_code(pay[0]["RateIntervalCode"])
+        factor = ANNUAL_FACTOR.get(code)
+        if factor is None:
+            assert annual_low is None
+            assert annual_high is None
+        else:
+            assert annual_low == low * factor
+            assert annual_high == high * factor
+        assert published == _api_datetime(posting["PublicationStartDate"])
+        assert closes.replace(microsecond=0) == _api_datetime(posting["ApplicationCloseDate"])
+        assert locations == [place["LocationName"] for place in posting["PositionLocation"]]
+
+
+def test_second_run_is_incremental_and_adds_no_duplicates(pipeline: Pipeline) -> None:
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
+    first_requests = search_requests(pipeline.api)
+    first_count = pipeline.query("select count(*) from job_listings")[0][0]
+    assert KEYWORD in pipeline.state()
+
+    pipeline.api.control("reset-stats", {})
+    added = pipeline.api.control("postings", {"add": 6})
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
+
+    second_requests = search_requests(pipeline.api)
+    assert all("DatePosted" in request["params"] for request in second_requests)
+    assert len(second_requests) < len(first_requests)
+    rows = pipeline.query("select control_number::text from job_listings")
+    loaded = [row[0] for row in rows]
+    assert len(loaded) == len(set(loaded))
+    new_matching = expected_ids(pipeline.api, Keyword=KEYWORD) & set(added["added"])
+    assert new_matching, "the fake should add postings matching the default keyword"
+    assert new_matching <= set(loaded)
+    assert len(loaded) == first_count + len(new_matching)
+
+
+def test_tap_output_feeds_another_singer_target(pipeline: Pipeline, tmp_path: Any) -> None:
+    out = tmp_path / "jsonl"
+    out.mkdir()
+    pipeline.run_ok(
+        "tap-usajobs",
+        "target-jsonl",
+        TARGET_JSONL_DESTINATION_PATH=str(out),
+        TARGET_JSONL_DO_TIMESTAMP_FILE="false",
+    )
+    records = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
+    assert {record["MatchedObjectId"] for record in records} == expected_ids(
+        pipeline.api, Keyword=KEYWORD
+    )
+    sample = records[0]
+    assert isinstance(sample["PositionRemuneration"][0]["MinimumRange"], (int, float))
+    assert sample["PublicationStartDate"].endswith("+00:00")
+
+
+def test_discover_and_about_work_through_meltano(pipeline: Pipeline) -> None:
+    discover = pipeline.meltano("invoke", "tap-usajobs", "--discover")
+    assert discover.returncode == 0, discover.stderr[-3000:]
+    catalog = json.loads(discover.stdout)
+    (stream,) = catalog["streams"]
+    assert stream["tap_stream_id"] == "jobs"
+    assert stream["key_properties"] == ["MatchedObjectId"]
+
+    about = pipeline.meltano("invoke", "tap-usajobs", "--about", "--format=json")
+    assert about.returncode == 0, about.stderr[-3000:]
+    capabilities = set(json.loads(about.stdout)["capabilities"])
+    assert {"catalog", "discover", "state", "about", "stream-maps", "batch"} <= capabilities
