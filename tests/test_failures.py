@@ -1,0 +1,123 @@
+"""Bad input and bad days: clear errors, non-zero exits, nothing lost, state never ahead."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import TYPE_CHECKING
+
+from conftest import KEYWORD, MELTANO, ROOT, expected_ids, search_requests
+
+if TYPE_CHECKING:
+    from conftest import Pipeline
+
+ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
+EX_CONFIG = 64
+EX_UNAVAILABLE = 69
+
+
+def _loaded_ids(pipeline: Pipeline) -> set[str]:
+    return {row[0] for row in pipeline.query('select "MatchedObjectId" from usajobs.jobs')}
+
+
+def test_transient_api_faults_are_retried_and_lose_nothing(pipeline: Pipeline) -> None:
+    pipeline.api.control(
+        "faults",
+        [
+            {"kind": "status", "status": 429, "retry_after": 1, "page": 2},
+            {"kind": "status", "status": 503, "times": 2, "page": 3},
+            {"kind": "truncate", "page": 4},
+            {"kind": "reset", "page": 5},
+        ],
+    )
+    pipeline.run_ok("tap-usajobs", "target-postgres")
+
+    assert _loaded_ids(pipeline) == expected_ids(pipeline.api, Keyword=KEYWORD)
+    faulted = [request for request in search_requests(pipeline.api) if request["fault"]]
+    assert len(faulted) == 5, "every injected fault should have been served and retried"
+
+
+def test_page_that_stays_malformed_fails_loudly_without_saving_state(pipeline: Pipeline) -> None:
+    pipeline.api.control("faults", [{"kind": "truncate", "page": 2, "times": 50}])
+    result = pipeline.meltano("run", "tap-usajobs", "target-postgres")
+
+    assert result.returncode != 0
+    assert "Malformed JSON" in result.stderr
+    assert KEYWORD not in pipeline.state(), "no bookmark may be saved for an unfinished sync"
+
+
+def test_database_down_fails_keeps_state_and_next_run_catches_up(pipeline: Pipeline) -> None:
+    pipeline.run_ok("tap-usajobs", "target-postgres")
+    state_before = pipeline.state()
+    added = set(pipeline.api.control("postings", {"add": 6})["added"])
+    new_matching = added & expected_ids(pipeline.api, Keyword=KEYWORD)
+
+    down = pipeline.meltano("run", "tap-usajobs", "target-postgres", PGPORT="1")
+
+    assert down.returncode != 0
+    assert "Connection refused" in down.stderr or "connection failed" in down.stderr
+    assert pipeline.state() == state_before
+    assert not new_matching & _loaded_ids(pipeline)
+
+    pipeline.run_ok("tap-usajobs", "target-postgres")
+    assert new_matching <= _loaded_ids(pipeline)
+
+
+def test_missing_api_key_fails_before_any_request(pipeline: Pipeline) -> None:
+    result = pipeline.meltano("run", "tap-usajobs", "target-postgres", TAP_USAJOBS_API_KEY=None)
+
+    assert result.returncode != 0
+    assert "api_key" in result.stderr
+    assert search_requests(pipeline.api) == []
+
+
+def test_user_agent_must_be_an_email(pipeline: Pipeline) -> None:
+    result = pipeline.meltano(
+        "run", "tap-usajobs", "target-postgres", TAP_USAJOBS_USER_AGENT="my-etl/1.0"
+    )
+
+    assert result.returncode != 0
+    assert "user_agent must be the email address" in result.stderr
+    assert search_requests(pipeline.api) == []
+
+
+def test_wrong_api_key_is_fatal_and_never_logged(pipeline: Pipeline) -> None:
+    secret = "wrong-key-5f1d0c9a"
+    result = pipeline.meltano("run", "tap-usajobs", "target-postgres", TAP_USAJOBS_API_KEY=secret)
+
+    assert result.returncode != 0
+    assert "HTTP 401" in result.stderr
+    assert "TAP_USAJOBS_API_KEY" in result.stderr
+    assert secret not in result.stderr + result.stdout
+    assert len(search_requests(pipeline.api)) == 1, "an auth failure must not be retried"
+
+
+def _entrypoint(pipeline: Pipeline, *args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        ["bash", ENTRYPOINT, *args],
+        cwd=ROOT,
+        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_entrypoint_exit_codes_name_the_problem(pipeline: Pipeline) -> None:
+    missing = _entrypoint(pipeline, TAP_USAJOBS_USER_AGENT=None)
+    assert missing.returncode == EX_CONFIG
+    assert "TAP_USAJOBS_USER_AGENT" in missing.stderr
+
+    down = _entrypoint(pipeline, PGPORT="1")
+    assert down.returncode == EX_UNAVAILABLE
+    assert "cannot connect to PostgreSQL" in down.stderr
+    assert search_requests(pipeline.api) == []
+
+
+def test_entrypoint_runs_the_job_end_to_end(pipeline: Pipeline) -> None:
+    result = _entrypoint(pipeline)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "dbt-postgres" in result.stderr
+    count = pipeline.query("select count(*) from job_listings")[0][0]
+    assert count == len(expected_ids(pipeline.api, Keyword=KEYWORD))
