@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run test test-tap test-project lint lock clean
+.PHONY: help install demo run test test-tap test-project lint lock clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -79,3 +79,6 @@ lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in 
 
 clean: ## Remove environments, installed plugins and local demo data
 	rm -rf $(VENV) $(TAP_VENV) .meltano .demo transform/target transform/logs
+
+docs: install ## Regenerate README's settings table from the tap's own schema
+	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python docs/settings_table.py
