@@ -51,13 +51,23 @@ def test_salaries_and_dates_match_what_the_fake_served(pipeline: Pipeline) -> No
     rows = pipeline.query(
         """
         select control_number::text, salary_min, salary_max, rate_interval_code,
-               annual_salary_min, annual_salary_max, published_at, closes_at, locations
+               annual_salary_min, annual_salary_max, published_at, closes_at, locations,
+               location_display, sub_agency_name
         from job_listings
         """
     )
     assert rows
-    for control, low, high, code, annual_low, annual_high, published, closes, locations in rows:
+    missing_optional = 0
+    for row in rows:
+        control, low, high, code, annual_low, annual_high, published, closes, locations = row[:9]
+        location_display, sub_agency = row[9:]
         posting = served[control]
+        details = posting["UserArea"]["Details"]
+        if "PositionLocationDisplay" not in posting:
+            missing_optional += 1
+            assert location_display is None
+        if "SubAgency" not in posting and not details.get("SubAgencyName"):
+            assert sub_agency is None
         pay = posting["PositionRemuneration"]
         assert low == min(Decimal(entry["MinimumRange"]) for entry in pay)
         assert high == max(Decimal(entry["MaximumRange"]) for entry in pay)
@@ -72,6 +82,7 @@ def test_salaries_and_dates_match_what_the_fake_served(pipeline: Pipeline) -> No
         assert published == _api_datetime(posting["PublicationStartDate"])
         assert closes.replace(microsecond=0) == _api_datetime(posting["ApplicationCloseDate"])
         assert locations == [place["LocationName"] for place in posting["PositionLocation"]]
+    assert missing_optional, "the fake should serve postings without optional keys"
 
 
 def test_second_run_is_incremental_and_adds_no_duplicates(pipeline: Pipeline) -> None:

@@ -1,0 +1,1 @@
+"""Test helpers: a stdlib-only fake of the USAJobs Search API and its posting generator."""

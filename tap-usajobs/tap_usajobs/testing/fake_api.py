@@ -1,0 +1,611 @@
+"""Fake USAJobs Search API for tests, demos and benchmarks (stdlib only).
+
+Use ``FakeUsaJobsServer`` in-process, or run ``python -m tap_usajobs.testing.fake_api --help``.
+It mimics the real API's auth headers, filters, paging, 500-row page limit and 10,000-row
+query cap, and can inject faults (error statuses, truncated or short pages, slow answers,
+dropped connections). Control endpoints under ``/_fake/`` need no key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import math
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, final
+from urllib.parse import parse_qsl, urlsplit
+
+from .postings import generate_postings, new_posting
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+SEARCH_PATH = "/api/search"
+DEFAULT_RESULTS_PER_PAGE = 250
+MAX_RESULTS_PER_PAGE = 500
+MAX_DATE_POSTED = 60
+FAULT_KINDS = ("status", "truncate", "slow", "reset", "short")
+_REQUEST_LOG_SIZE = 100_000  # bounded so long benchmark runs do not grow without limit
+
+
+@dataclass(frozen=True)
+class FakeApiConfig:
+    """Settings of one fake server; the defaults mirror the real API's limits."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    postings: int = 1200
+    seed: int = 7
+    api_key: str = "fake-key"
+    row_cap: int = 10_000  # 0 disables the cap
+    latency_ms: int = 0
+    detail_kb: int = 3
+    now: datetime | None = None  # naive UTC; None follows the clock
+    faults: tuple[dict[str, Any], ...] = ()
+    verbose: bool = False
+
+
+@dataclass(frozen=True)
+class _Query:
+    """Parsed Search filters."""
+
+    keywords: tuple[str, ...]
+    posted_since: date | None
+    organizations: frozenset[str]
+    categories: frozenset[str]
+    location: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A posting plus what filtering and serving need, computed once."""
+
+    key: int
+    posting_id: str
+    body: str  # pre-encoded (and the dict dropped): a page is a join, memory stays lean
+    text: str
+    published: date
+    organizations: frozenset[str]
+    categories: frozenset[str]
+    locations: tuple[str, ...]
+
+    @classmethod
+    def of(cls, item: dict[str, Any]) -> _Entry:
+        """Index one Search result item."""
+        descriptor = item["MatchedObjectDescriptor"]
+        details = descriptor["UserArea"]["Details"]
+        names = [category["Name"] for category in descriptor["JobCategory"]]
+        parts = details["OrganizationCodes"].split("/")
+        return cls(
+            key=int(item["MatchedObjectId"]),
+            posting_id=item["MatchedObjectId"],
+            body=json.dumps(item),
+            text=" ".join([descriptor["PositionTitle"], *names, details["JobSummary"]]).lower(),
+            published=date.fromisoformat(descriptor["PublicationStartDate"][:10]),
+            # "DD/ARAF" answers to DD, ARAF and its agency AR, as the real code hierarchy does.
+            organizations=frozenset(parts) | {part[:2] for part in parts},
+            categories=frozenset(category["Code"] for category in descriptor["JobCategory"]),
+            locations=tuple(
+                place["LocationName"].lower() for place in descriptor["PositionLocation"]
+            ),
+        )
+
+
+def _int_param(params: dict[str, str], name: str, default: int, low: int, high: float) -> int:
+    """Read an integer parameter within [low, high]; raise ValueError otherwise."""
+    raw = params.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+        msg = f"Invalid value for {name}: {raw!r}"
+        raise ValueError(msg)
+    return int(raw)
+
+
+def _codes(raw: str | None) -> frozenset[str]:
+    """Split a ';'-separated code list, as the API joins multiple values."""
+    return frozenset(code.strip().upper() for code in (raw or "").split(";") if code.strip())
+
+
+def _parse_query(params: dict[str, str], today: date) -> _Query:
+    """Build the filters from lower-cased Search parameters; raise ValueError when invalid."""
+    days = _int_param(params, "dateposted", -1, 0, MAX_DATE_POSTED)
+    return _Query(
+        keywords=tuple(params.get("keyword", "").lower().split()),
+        posted_since=None if days < 0 else today - timedelta(days=days),
+        organizations=_codes(params.get("organization")),
+        categories=_codes(params.get("jobcategorycode")),
+        location=params.get("locationname", "").strip().lower(),
+    )
+
+
+def _matches(entry: _Entry, query: _Query) -> bool:
+    """Tell whether a posting passes every filter; /api/Search and /_fake/expected share it."""
+    return (
+        all(word in entry.text for word in query.keywords)
+        and (query.posted_since is None or entry.published >= query.posted_since)
+        and (not query.organizations or not query.organizations.isdisjoint(entry.organizations))
+        and (not query.categories or not query.categories.isdisjoint(entry.categories))
+        and (not query.location or any(query.location in place for place in entry.locations))
+    )
+
+
+def _fault(rule: object) -> dict[str, Any]:
+    """Validate one fault rule and fill in its defaults; raise ValueError when malformed."""
+    msg = f"a fault rule needs a kind in {FAULT_KINDS} and numeric fields: {rule!r}"
+    if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
+        raise ValueError(msg)
+    checked = {"times": 1, "page": None, "status": 503, "retry_after": None, "seconds": 1.0, **rule}
+    try:
+        checked["times"] = int(checked["times"])
+        checked["status"] = int(checked["status"])
+        checked["seconds"] = float(checked["seconds"])
+        checked["page"] = None if checked["page"] is None else int(checked["page"])
+    except (TypeError, ValueError) as exc:
+        raise ValueError(msg) from exc
+    if checked["times"] < 1 or not 100 <= checked["status"] <= 599:
+        raise ValueError(msg)
+    return checked
+
+
+def _page_body(hits: list[_Entry], page: int, per_page: int, row_cap: int, *, short: bool) -> bytes:
+    """Render one Search page; rows past row_cap are never served, as with the real API."""
+    visible = hits[:row_cap] if row_cap else hits
+    items = visible[(page - 1) * per_page : page * per_page]
+    envelope = json.dumps(
+        {
+            "LanguageCode": "EN",
+            "SearchParameters": {},
+            "SearchResult": {
+                "SearchResultCount": len(items),
+                "SearchResultCountAll": len(hits),
+                "SearchResultItems": [],
+                "UserArea": {
+                    "NumberOfPages": str(math.ceil(len(visible) / per_page)),
+                    "IsRadialSearch": False,
+                },
+            },
+        }
+    )
+    # A "short" page drops its last row but still announces the full count.
+    served = ", ".join(entry.body for entry in (items[:-1] if short else items))
+    return envelope.replace('"SearchResultItems": []', f'"SearchResultItems": [{served}]').encode()
+
+
+class _State:
+    """Postings, pending faults and the request log, shared by handler threads."""
+
+    def __init__(self, config: FakeApiConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        items = generate_postings(
+            config.postings, seed=config.seed, now=self.now(), detail_kb=config.detail_kb
+        )
+        # Replaced, never mutated, so searches can filter a snapshot outside the lock.
+        self._entries = sorted(map(_Entry.of, items), key=lambda entry: entry.key)
+        self._next_index = config.postings
+        self._faults = [_fault(rule) for rule in config.faults]
+        self._search_requests = 0
+        self._by_status: Counter[str] = Counter()
+        self._requests: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_SIZE)
+
+    def now(self) -> datetime:
+        """Return the fake's notion of now (naive UTC, like the API's dates)."""
+        return self.config.now or datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def search(self, query: _Query) -> list[_Entry]:
+        """Return every matching posting, ordered by numeric MatchedObjectId."""
+        with self._lock:
+            entries = self._entries
+        return [entry for entry in entries if _matches(entry, query)]
+
+    def postings(self) -> list[_Entry]:
+        """Return all current postings."""
+        with self._lock:
+            return self._entries
+
+    def take_fault(self, page: int) -> dict[str, Any] | None:
+        """Consume one use of the first pending rule that applies to this page."""
+        with self._lock:
+            for rule in self._faults:
+                if rule["page"] in (None, page):
+                    rule["times"] -= 1
+                    if rule["times"] == 0:
+                        self._faults.remove(rule)
+                    return dict(rule)
+        return None
+
+    def add_faults(self, rules: Iterable[object]) -> int:
+        """Queue more fault rules; return how many are pending."""
+        checked = [_fault(rule) for rule in rules]
+        with self._lock:
+            self._faults.extend(checked)
+            return len(self._faults)
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault rule."""
+        with self._lock:
+            self._faults.clear()
+
+    def record(
+        self, path: str, params: dict[str, str], status: int | None, fault: str | None
+    ) -> None:
+        """Log one API request (never its headers); status None means the socket was dropped."""
+        with self._lock:
+            if path.rstrip("/").lower() == SEARCH_PATH:
+                self._search_requests += 1
+            if status is not None:
+                self._by_status[str(status)] += 1
+            entry = {"path": path, "params": params, "status": status, "fault": fault}
+            self._requests.append(entry)
+
+    def stats(self) -> dict[str, Any]:
+        """Return request counters and the request log."""
+        with self._lock:
+            return {
+                "search_requests": self._search_requests,
+                "requests_by_status": dict(self._by_status),
+                "requests": list(self._requests),
+                "pending_faults": len(self._faults),
+                "postings": len(self._entries),
+            }
+
+    def reset_stats(self) -> None:
+        """Zero the counters and empty the request log."""
+        with self._lock:
+            self._search_requests = 0
+            self._by_status.clear()
+            self._requests.clear()
+
+    def add(self, count: int) -> list[str]:
+        """Publish ``count`` postings dated now; every other one is a data-engineering job."""
+        config = self.config
+        with self._lock:
+            start, self._next_index = self._next_index, self._next_index + count
+            make = functools.partial(
+                new_posting, seed=config.seed, now=self.now(), detail_kb=config.detail_kb
+            )
+            fresh = [
+                _Entry.of(make(start + i, fresh="other" if i % 2 else "data")) for i in range(count)
+            ]
+            self._entries = sorted([*self._entries, *fresh], key=lambda entry: entry.key)
+        return [entry.posting_id for entry in fresh]
+
+    def remove(self, ids: Iterable[object]) -> list[str]:
+        """Withdraw postings by MatchedObjectId; return the ids that existed."""
+        wanted = {str(posting_id) for posting_id in ids}
+        with self._lock:
+            gone = wanted & {entry.posting_id for entry in self._entries}
+            self._entries = [e for e in self._entries if e.posting_id not in gone]
+        return sorted(gone, key=int)
+
+
+class _Server(ThreadingHTTPServer):
+    """HTTP server carrying the shared state for its handlers."""
+
+    daemon_threads = True  # idle keep-alive connections must not block shutdown
+
+    def __init__(self, state: _State) -> None:
+        super().__init__((state.config.host, state.config.port), _Handler)
+        self.state = state
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Print tracebacks, except for clients that hung up (timeouts, retries, resets)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes requests to the Search API and the /_fake/ control endpoints."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive with Content-Length, as clients pool connections
+    server_version = "FakeUSAJobs/1.0"
+    server: _Server
+    _status: int | None = None  # what was answered, for the request log
+    _fault_kind: str | None = None
+    _body = b""
+    _ROUTES: ClassVar[dict[tuple[str, str], str]] = {
+        ("GET", SEARCH_PATH): "_search",
+        ("GET", "/_fake/stats"): "_stats",
+        ("POST", "/_fake/reset-stats"): "_reset_stats",
+        ("POST", "/_fake/faults"): "_add_faults",
+        ("DELETE", "/_fake/faults"): "_clear_faults",
+        ("GET", "/_fake/expected"): "_expected",
+        ("GET", "/_fake/postings"): "_list_postings",
+        ("POST", "/_fake/postings"): "_change_postings",
+    }
+
+    def do_GET(self) -> None:
+        """Handle GET."""
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        """Handle POST."""
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        """Handle DELETE."""
+        self._dispatch("DELETE")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+        """Log the request line only with --verbose; headers (the key) are never logged."""
+        if self.server.state.config.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self, method: str) -> None:
+        """Route one request and log it unless it is a control call."""
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/").lower()
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        self._status = self._fault_kind = None  # per request: a keep-alive handler serves many
+        # Always drain the body, or its bytes would be read as the next keep-alive request.
+        self._body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        handler = self._ROUTES.get((method, path))
+        try:
+            if handler:
+                getattr(self, handler)(params)
+            elif any(path == known for _, known in self._ROUTES):
+                self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": "Method not allowed."})
+            else:
+                self._send_json(HTTPStatus.NOT_FOUND, {"message": "Not found."})
+        finally:  # also when the client hung up mid-answer
+            if not path.startswith("/_fake/"):
+                self.server.state.record(url.path, params, self._status, self._fault_kind)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """Write a JSON response with an exact Content-Length."""
+        self._status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(
+        self, status: int, payload: object, headers: dict[str, str] | None = None
+    ) -> None:
+        """Encode and send a JSON payload."""
+        self._send(status, json.dumps(payload).encode(), headers)
+
+    def _read_json(self) -> Any:
+        """Decode the request body; raise ValueError when it is not JSON."""
+        return json.loads(self._body or b"null")
+
+    def _search_args(self, params: dict[str, str]) -> tuple[_Query, int, int] | None:
+        """Check headers and parameters like the real API; answer and return None on error."""
+        if self.headers.get("Authorization-Key") != self.server.state.config.api_key:
+            self._send_json(HTTPStatus.UNAUTHORIZED, {"message": "Invalid Authorization-Key."})
+            return None
+        if not (self.headers.get("User-Agent") or "").strip():
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": "User-Agent is required."})
+            return None
+        lowered = {name.lower(): value for name, value in params.items()}
+        try:
+            query = _parse_query(lowered, self.server.state.now().date())
+            page = _int_param(lowered, "page", 1, 1, math.inf)
+            per_page = _int_param(lowered, "resultsperpage", DEFAULT_RESULTS_PER_PAGE, 1, math.inf)
+        except ValueError as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": str(exc)})
+            return None
+        return query, page, min(per_page, MAX_RESULTS_PER_PAGE)
+
+    def _search(self, params: dict[str, str]) -> None:
+        """Serve GET /api/Search, applying latency and the first matching fault."""
+        args = self._search_args(params)
+        if args is None:
+            return
+        query, page, per_page = args
+        state = self.server.state
+        time.sleep(state.config.latency_ms / 1000)
+        fault = state.take_fault(page) or {"kind": None}
+        self._fault_kind = fault["kind"]
+        if fault["kind"] == "status":
+            wait = fault["retry_after"]
+            headers = {} if wait is None else {"Retry-After": str(wait)}
+            self._send_json(fault["status"], {"message": "Injected fault."}, headers)
+            return
+        if fault["kind"] == "reset":
+            # Linger 0 turns the close into a TCP reset: the client gets no answer at all.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        if fault["kind"] == "slow":
+            time.sleep(fault["seconds"])
+        hits = state.search(query)
+        body = _page_body(
+            hits, page, per_page, state.config.row_cap, short=fault["kind"] == "short"
+        )
+        self._send(HTTPStatus.OK, body[: len(body) // 2] if fault["kind"] == "truncate" else body)
+
+    def _stats(self, _params: dict[str, str]) -> None:
+        """Serve GET /_fake/stats."""
+        self._send_json(HTTPStatus.OK, self.server.state.stats())
+
+    def _reset_stats(self, _params: dict[str, str]) -> None:
+        """Serve POST /_fake/reset-stats."""
+        self.server.state.reset_stats()
+        self._send_json(HTTPStatus.OK, {"ok": True})
+
+    def _add_faults(self, _params: dict[str, str]) -> None:
+        """Serve POST /_fake/faults with a rule or a list of rules."""
+        try:
+            rules = self._read_json()
+            pending = self.server.state.add_faults(rules if isinstance(rules, list) else [rules])
+        except ValueError as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": str(exc)})
+            return
+        self._send_json(HTTPStatus.OK, {"pending_faults": pending})
+
+    def _clear_faults(self, _params: dict[str, str]) -> None:
+        """Serve DELETE /_fake/faults."""
+        self.server.state.clear_faults()
+        self._send_json(HTTPStatus.OK, {"pending_faults": 0})
+
+    def _expected(self, params: dict[str, str]) -> None:
+        """Serve GET /_fake/expected: every id a query matches, ignoring the row cap."""
+        lowered = {name.lower(): value for name, value in params.items()}
+        try:
+            query = _parse_query(lowered, self.server.state.now().date())
+        except ValueError as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": str(exc)})
+            return
+        ids = [entry.posting_id for entry in self.server.state.search(query)]
+        self._send_json(HTTPStatus.OK, {"count": len(ids), "ids": ids})
+
+    def _list_postings(self, _params: dict[str, str]) -> None:
+        """Serve GET /_fake/postings."""
+        entries = self.server.state.postings()
+        body = f'{{"count": {len(entries)}, "items": [{", ".join(e.body for e in entries)}]}}'
+        self._send(HTTPStatus.OK, body.encode())
+
+    def _change_postings(self, _params: dict[str, str]) -> None:
+        """Serve POST /_fake/postings with {"add": k} and/or {"remove": [ids]}."""
+        try:
+            change = self._read_json()
+            count, ids = int(change.get("add", 0)), list(change.get("remove", []))
+        except (AttributeError, TypeError, ValueError):
+            self._send_json(
+                HTTPStatus.BAD_REQUEST, {"message": 'Expected {"add": k, "remove": []}.'}
+            )
+            return
+        added, removed = self.server.state.add(max(count, 0)), self.server.state.remove(ids)
+        self._send_json(HTTPStatus.OK, {"added": added, "removed": removed})
+
+
+@final  # so __enter__ can name the class (typing.Self needs Python 3.11)
+class FakeUsaJobsServer:
+    """The fake API in a background thread: ``with FakeUsaJobsServer(config) as api: api.url``."""
+
+    def __init__(self, config: FakeApiConfig | None = None) -> None:
+        """Generate the postings; nothing listens until start()."""
+        self.config = config or FakeApiConfig()
+        self._state = _State(self.config)
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """Return the bound port (useful with port 0)."""
+        if self._httpd is None:
+            msg = "the fake API is not running"
+            raise RuntimeError(msg)
+        return self._httpd.server_port
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. http://127.0.0.1:8080."""
+        return f"http://{self.config.host}:{self.port}"
+
+    def start(self) -> FakeUsaJobsServer:
+        """Bind and serve from a daemon thread."""
+        self._httpd = _Server(self._state)
+        # A short poll interval keeps stop() fast; serve_forever only checks for shutdown then.
+        serve = functools.partial(self._httpd.serve_forever, poll_interval=0.05)
+        self._thread = threading.Thread(target=serve, name="fake-usajobs-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._httpd is not None and self._thread is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> FakeUsaJobsServer:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(self, *_exc_info: object) -> None:
+        """Stop the server."""
+        self.stop()
+
+
+class _Stopped(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by the SIGTERM/SIGINT handler to leave the serving loop."""
+
+
+def _raise_stopped(_signum: int, _frame: object) -> None:
+    """Stop serving; raising is signal-safe where Event.set() could deadlock on its lock."""
+    raise _Stopped
+
+
+def _now_arg(text: str) -> datetime:
+    """Parse --now as ISO 8601; aware times are converted to naive UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _fault_arg(text: str) -> list[dict[str, Any]]:
+    """Parse one --fault value: a JSON rule or list of rules."""
+    try:
+        rules = json.loads(text)
+        return [_fault(rule) for rule in (rules if isinstance(rules, list) else [rules])]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _parser() -> argparse.ArgumentParser:
+    """Build the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tap_usajobs.testing.fake_api",
+        description="Serve a fake USAJobs Search API.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--postings", type=int, default=1200)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--api-key", default="fake-key")
+    parser.add_argument("--row-cap", type=int, default=10_000, help="0 = no cap")
+    parser.add_argument("--latency-ms", type=int, default=0, help="sleep per Search request")
+    parser.add_argument("--detail-kb", type=int, default=3, help="approximate posting size")
+    parser.add_argument("--now", type=_now_arg, help="fixed clock (default: UTC now)")
+    parser.add_argument("--port-file", type=Path, help="write the bound port here")
+    fault_help = "JSON fault rule or list of rules (repeatable)"
+    parser.add_argument(
+        "--fault", dest="faults", type=_fault_arg, action="extend", metavar="JSON", help=fault_help
+    )
+    parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until SIGTERM or SIGINT."""
+    # Option names match FakeApiConfig fields, except --port-file which is the CLI's own.
+    options = vars(_parser().parse_args(argv))
+    port_file: Path | None = options.pop("port_file")
+    config = FakeApiConfig(**{**options, "faults": tuple(options["faults"] or ())})
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _raise_stopped)
+    with contextlib.suppress(_Stopped), FakeUsaJobsServer(config) as server:
+        if port_file:
+            partial = port_file.with_name(port_file.name + ".tmp")
+            partial.write_text(f"{server.port}\n")
+            partial.replace(port_file)  # atomic, so readers never see a half-written port
+        # Announced after the port file, so a reader of this line can rely on that file too.
+        print(f"fake USAJobs API listening on {server.url}", flush=True)
+        while True:
+            time.sleep(3600)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
