@@ -52,7 +52,7 @@ demo: install ## Whole pipeline against the bundled fake API (no key needed); pr
 run: install ## Whole pipeline against the real API; needs USAJOBS_API_KEY and USAJOBS_USER_AGENT
 	$(BIN)/python orchestrate/local.py run
 
-test: test-tap test-project ## The whole test suite (tap, then pipeline end to end)
+test: lint test-tap test-project ## The whole test suite: lint, the tap's tests, then end to end
 
 test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone package
 	cd $(TAP) && .venv/bin/python -m pytest

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 import typing as t
-from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlparse
@@ -143,7 +143,7 @@ class UsaJobsStream(RESTStream[int]):
             msg = f"Unexpected response from {self.path}: {problem}"
             raise RetriableAPIError(msg, response)
 
-    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401, PLR6301
+    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
         """Describe what is wrong with a parsed body, or return None when it is usable."""
         return None if isinstance(body, dict) else f"expected an object, got {type(body).__name__}"
 

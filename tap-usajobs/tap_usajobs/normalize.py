@@ -8,6 +8,7 @@ callers log what was dropped.
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 from datetime import datetime, timezone
@@ -37,18 +38,19 @@ def parse_amount(value: object) -> Decimal | None:
     if isinstance(value, (int, Decimal)):
         return Decimal(value)
     if isinstance(value, float):
-        return Decimal(str(value))
+        return Decimal(str(value)) if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
-    cleaned = _AMOUNT_NOISE.sub("", value)
-    if not cleaned:
-        return None
     try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
+        amount = Decimal(_AMOUNT_NOISE.sub("", value))
+        # Strip the API's cosmetic zeros ("32318.0000") without turning 1E+5 notation on.
+        if amount == amount.to_integral():
+            amount = amount.quantize(Decimal(1))
+        else:
+            amount = amount.normalize()
+    except InvalidOperation:  # "", "N/A", "Infinity", or more digits than a Decimal holds
         return None
-    # Strip the API's cosmetic zeros ("32318.0000") without turning 1E+5 notation on.
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral() else amount.normalize()
+    return amount if amount.is_finite() else None  # "NaN" parses, but is no amount
 
 
 def parse_datetime(value: object) -> str | None:

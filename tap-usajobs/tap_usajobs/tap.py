@@ -142,8 +142,9 @@ class TapUsaJobs(Tap):
             errors.append("api_key has leading or trailing whitespace; paste it again.")
         if errors and raise_errors:
             errors.append(_CONFIG_HINT)
+            summary = "Config validation failed"
             raise ConfigValidationError(
-                "Config validation failed",
+                summary,
                 errors=errors,
                 schema=self.config_jsonschema,
             )

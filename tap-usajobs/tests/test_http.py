@@ -1,0 +1,440 @@
+"""The tap over real HTTP against the fake API: paging, retries, failures, state, output."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import re
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import pytest
+from conftest import API_KEY, NOW, tap_config_for  # the module pytest already imported
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+from tap_usajobs import pagination, streams
+from tap_usajobs.tap import TapUsaJobs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tap_usajobs.testing.fake_api import FakeUsaJobsServer
+
+    MakeConfig = Callable[..., dict[str, Any]]
+
+KEYWORD = "data engineering"
+DATE_FIELDS = (
+    "PositionStartDate",
+    "PositionEndDate",
+    "PublicationStartDate",
+    "ApplicationCloseDate",
+)
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$")
+
+
+class Sync:
+    """The Singer messages one tap run wrote to stdout."""
+
+    def __init__(self, stdout: str) -> None:
+        """Parse one JSON message per line."""
+        self.messages = [json.loads(line) for line in stdout.splitlines() if line]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The ``jobs`` records in the order they were written."""
+        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def ids(self) -> list[str]:
+        """MatchedObjectId of every record, duplicates kept."""
+        return [record["MatchedObjectId"] for record in self.records]
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        """The value of the last STATE message."""
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        assert states, "the tap wrote no STATE message"
+        return states[-1]
+
+
+def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Sync:
+    """Run the tap in-process and collect what it writes to stdout."""
+    tap = TapUsaJobs(config=config, state=state)
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        tap.sync_all()
+    return Sync(stdout.getvalue())
+
+
+def control(api: FakeUsaJobsServer, path: str, body: object = None) -> Any:
+    """Call one of the fake's /_fake/ endpoints; POST when there is a body."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{api.url}/_fake/{path}", data=data)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def inject(api: FakeUsaJobsServer, *rules: dict[str, Any]) -> None:
+    """Queue fault rules on the fake."""
+    control(api, "faults", list(rules))
+
+
+def search_requests(api: FakeUsaJobsServer) -> list[dict[str, Any]]:
+    """The fake's request log: params, status (None for a dropped connection), fault."""
+    return control(api, "stats")["requests"]  # type: ignore[no-any-return]
+
+
+def expected_ids(api: FakeUsaJobsServer, **params: object) -> list[str]:
+    """Every id the fake matches for a query, ignoring page size and row cap."""
+    return control(api, f"expected?{urlencode(params)}")["ids"]  # type: ignore[no-any-return]
+
+
+def bookmark_state(*bookmarks: tuple[str, datetime]) -> dict[str, Any]:
+    """Singer state holding a PublicationStartDate bookmark per keyword."""
+    partitions = [
+        {
+            "context": {"keyword": keyword},
+            "replication_key": "PublicationStartDate",
+            "replication_key_value": moment.isoformat(),
+        }
+        for keyword, moment in bookmarks
+    ]
+    return {"bookmarks": {"jobs": {"partitions": partitions}}}
+
+
+@pytest.fixture
+def frozen_tap_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the tap's "now" the fake's NOW, so DatePosted windows are exact day counts."""
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
+
+    monkeypatch.setattr(streams, "datetime", FrozenDatetime)
+
+
+# --- paging -----------------------------------------------------------------------------
+
+
+def test_fetches_every_page_once_and_every_matching_id_exactly_once(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    expected = expected_ids(fake_api, Keyword=KEYWORD)
+    pages = math.ceil(len(expected) / 25)
+    assert pages >= 3, "the query must span several pages to test paging"
+
+    result = sync(tap_config(keywords=[KEYWORD], results_per_page=25))
+
+    assert len(result.ids) == len(set(result.ids))
+    assert sorted(result.ids) == sorted(expected)
+    requests = search_requests(fake_api)
+    assert [r["params"]["Page"] for r in requests] == [str(p) for p in range(1, pages + 1)]
+    assert {(r["params"]["Keyword"], r["params"]["ResultsPerPage"]) for r in requests} == {
+        (KEYWORD, "25")
+    }
+    assert API_KEY not in json.dumps(requests)  # the key travels in a header only
+
+
+def test_empty_keywords_runs_one_query_without_a_keyword(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    result = sync(tap_config(keywords=[], results_per_page=100))
+
+    assert sorted(result.ids) == sorted(expected_ids(fake_api))
+    assert len(result.ids) == 300
+    requests = search_requests(fake_api)
+    assert [r["params"]["Page"] for r in requests] == ["1", "2", "3"]
+    assert all("Keyword" not in r["params"] for r in requests)
+
+
+def test_stops_at_the_reachable_pages_and_warns_about_the_row_cap(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 300 matches behind a 100-row cap stand in for the real API's 10,000.
+    api = start_fake_api(row_cap=100)
+    monkeypatch.setattr(pagination, "SEARCH_ROW_CAP", 100)
+
+    with caplog.at_level(logging.WARNING, logger=pagination.__name__):
+        result = sync(tap_config_for(api.url, keywords=[], results_per_page=25))
+
+    assert sorted(result.ids) == sorted(expected_ids(api)[:100])
+    assert [r["params"]["Page"] for r in search_requests(api)] == ["1", "2", "3", "4"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == pagination.__name__]
+    assert len(warnings) == 1
+    assert "matches 300 postings" in warnings[0]
+    assert "only the first 100; 200 are out of reach" in warnings[0]
+
+
+def test_never_asks_for_pages_beyond_the_announced_number_of_pages(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+) -> None:
+    # The tap's own cap stays at 10,000; the fake announces only the 4 pages it serves.
+    api = start_fake_api(row_cap=100)
+
+    result = sync(tap_config_for(api.url, keywords=[], results_per_page=25))
+
+    assert len(result.ids) == 100
+    assert [r["params"]["Page"] for r in search_requests(api)] == ["1", "2", "3", "4"]
+
+
+# --- retries ----------------------------------------------------------------------------
+
+
+def test_retries_429_after_retry_after_seconds(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 429, "retry_after": 1})
+
+    started = time.monotonic()
+    result = sync(tap_config())
+    elapsed = time.monotonic() - started
+
+    # Without Retry-After the wait would be at most backoff_base_ms (10 ms).
+    assert elapsed >= 1.0
+    statuses = [r["status"] for r in search_requests(fake_api)]
+    assert statuses[:2] == [429, 200]
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+def test_caps_retry_after_at_backoff_max_seconds(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 429, "retry_after": 30})
+
+    started = time.monotonic()
+    sync(tap_config(backoff_max_seconds=0))
+
+    assert time.monotonic() - started < 5
+    assert [r["status"] for r in search_requests(fake_api)][:2] == [429, 200]
+
+
+def test_retries_a_burst_of_503s_and_completes(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 503, "times": 3})
+
+    result = sync(tap_config(max_retries=3))
+
+    statuses = [r["status"] for r in search_requests(fake_api)]
+    assert statuses[:4] == [503, 503, 503, 200]
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+def test_fails_with_the_status_after_more_503s_than_max_retries(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 503, "times": 10})
+
+    with pytest.raises(RetriableAPIError, match="503"):
+        sync(tap_config(max_retries=2))
+
+    assert [r["status"] for r in search_requests(fake_api)] == [503, 503, 503]
+
+
+def test_retries_a_truncated_json_body(fake_api: FakeUsaJobsServer, tap_config: MakeConfig) -> None:
+    inject(fake_api, {"kind": "truncate", "page": 2})
+
+    result = sync(tap_config())
+
+    faults = [(r["params"]["Page"], r["fault"]) for r in search_requests(fake_api)]
+    assert faults[:3] == [("1", None), ("2", "truncate"), ("2", None)]
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+def test_fails_loudly_when_a_page_stays_truncated(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "truncate", "page": 2, "times": 10})
+
+    with pytest.raises(RetriableAPIError, match="Malformed JSON"):
+        sync(tap_config(max_retries=2))
+
+    pages = [r["params"]["Page"] for r in search_requests(fake_api)]
+    assert pages == ["1", "2", "2", "2"]
+
+
+def test_retries_a_response_slower_than_request_timeout(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    inject(fake_api, {"kind": "slow", "seconds": 1.5})
+
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        result = sync(tap_config(request_timeout=1))
+
+    assert time.monotonic() - started >= 1.0
+    assert "ReadTimeout" in caplog.text
+    assert control(fake_api, "stats")["pending_faults"] == 0
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+def test_retries_a_reset_connection(fake_api: FakeUsaJobsServer, tap_config: MakeConfig) -> None:
+    inject(fake_api, {"kind": "reset"})
+
+    result = sync(tap_config())
+
+    requests = search_requests(fake_api)
+    assert [(r["status"], r["fault"]) for r in requests[:2]] == [(None, "reset"), (200, None)]
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+# --- fatal errors and settings ------------------------------------------------------------
+
+
+def test_wrong_api_key_fails_at_once_without_leaking_the_key(
+    fake_api: FakeUsaJobsServer,
+    tap_config: MakeConfig,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wrong_key = "wrong-key-3f9a7c1e"
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(FatalAPIError) as failure:
+        sync(tap_config(api_key=wrong_key))
+
+    assert "HTTP 401" in str(failure.value)
+    assert "api_key" in str(failure.value)  # names the setting to fix
+    assert [r["status"] for r in search_requests(fake_api)] == [401]
+    captured = capsys.readouterr()
+    for text in (str(failure.value), repr(failure.value), caplog.text, captured.out, captured.err):
+        assert wrong_key not in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        pytest.param({"api_key": None}, "api_key", id="no-api-key"),
+        pytest.param({"user_agent": "data team"}, "user_agent", id="user-agent-not-an-email"),
+        pytest.param({"results_per_page": 501}, "results_per_page", id="page-size-over-500"),
+    ],
+)
+def test_invalid_settings_fail_validation_naming_the_setting(
+    overrides: dict[str, Any], setting: str
+) -> None:
+    config = tap_config_for("http://fake-usajobs.invalid", **overrides)
+    config = {name: value for name, value in config.items() if value is not None}  # None: unset
+
+    with pytest.raises(ConfigValidationError) as failure:
+        TapUsaJobs(config=config)
+
+    assert any(setting in error for error in failure.value.errors), failure.value.errors
+
+
+# --- incremental windows ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("frozen_tap_clock")
+@pytest.mark.parametrize(
+    ("bookmark_days_ago", "date_posted"),
+    [
+        pytest.param(3, "5", id="recent-bookmark-plus-2-days-lookback"),
+        pytest.param(58, "60", id="window-of-exactly-60-days"),
+        pytest.param(59, None, id="window-of-61-days-scans-in-full"),
+        pytest.param(90, None, id="bookmark-older-than-60-days"),
+    ],
+)
+def test_bookmark_narrows_requests_by_date_posted_with_lookback(
+    fake_api: FakeUsaJobsServer,
+    tap_config: MakeConfig,
+    bookmark_days_ago: int,
+    date_posted: str | None,
+) -> None:
+    state = bookmark_state((KEYWORD, NOW - timedelta(days=bookmark_days_ago)))
+
+    result = sync(tap_config(keywords=[KEYWORD], lookback_days=2), state=state)
+
+    requests = search_requests(fake_api)
+    assert len(requests) >= 1
+    assert {r["params"].get("DatePosted") for r in requests} == {date_posted}
+    window = {"Keyword": KEYWORD} | ({} if date_posted is None else {"DatePosted": date_posted})
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, **window))
+
+
+@pytest.mark.usefixtures("frozen_tap_clock")
+def test_first_run_without_start_date_sends_no_date_posted(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    sync(tap_config())
+
+    assert all("DatePosted" not in r["params"] for r in search_requests(fake_api))
+
+
+@pytest.mark.usefixtures("frozen_tap_clock")
+def test_first_run_with_start_date_reaches_back_to_it_plus_lookback(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    start_date = (NOW - timedelta(days=10)).isoformat()
+
+    sync(tap_config(start_date=start_date, lookback_days=2))
+
+    assert {r["params"].get("DatePosted") for r in search_requests(fake_api)} == {"12"}
+
+
+@pytest.mark.usefixtures("frozen_tap_clock")
+def test_each_keyword_uses_its_own_bookmark(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    state = bookmark_state((KEYWORD, NOW - timedelta(days=3)))
+
+    sync(tap_config(keywords=[KEYWORD, "nurse"], lookback_days=2), state=state)
+
+    windows = {
+        (r["params"]["Keyword"], r["params"].get("DatePosted")) for r in search_requests(fake_api)
+    }
+    assert windows == {(KEYWORD, "5"), ("nurse", None)}
+
+
+# --- what the tap writes ----------------------------------------------------------------
+
+
+def test_records_carry_numbers_utc_dates_and_booleans(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    records = sync(tap_config(keywords=[], results_per_page=500)).records
+    sent = {
+        item["MatchedObjectId"]: item["MatchedObjectDescriptor"]
+        for item in control(fake_api, "postings")["items"]
+    }
+
+    assert sorted(r["MatchedObjectId"] for r in records) == sorted(sent)
+    for record in records:
+        raw_pay = sent[record["MatchedObjectId"]]["PositionRemuneration"]
+        for pay, raw in zip(record["PositionRemuneration"], raw_pay, strict=True):
+            for bound in ("MinimumRange", "MaximumRange"):
+                assert isinstance(pay[bound], (int, float))
+                assert pay[bound] == float(raw[bound])  # "134751.0" -> 134751
+        for field in DATE_FIELDS:
+            assert RFC3339_UTC.match(record[field]), record[field]
+        details = record["UserArea"]["Details"]
+        for flag in ("Relocation", "WithinArea", "DrugTestRequired", "TeleworkEligible"):
+            assert isinstance(details[flag], bool), (flag, details[flag])
+    # The fake sends Relocation as "True" on some postings and "False" on others.
+    assert {r["UserArea"]["Details"]["Relocation"] for r in records} == {True, False}
+
+
+def test_state_has_one_bookmark_per_keyword_at_its_newest_posting(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    result = sync(tap_config(keywords=[KEYWORD, "nurse"]))
+
+    published = {r["MatchedObjectId"]: r["PublicationStartDate"] for r in result.records}
+    partitions = result.final_state["bookmarks"]["jobs"]["partitions"]
+    assert [p["context"] for p in partitions] == [{"keyword": KEYWORD}, {"keyword": "nurse"}]
+    for partition in partitions:
+        keyword = partition["context"]["keyword"]
+        newest = max(
+            (published[i] for i in expected_ids(fake_api, Keyword=keyword)),
+            key=datetime.fromisoformat,
+        )
+        assert partition["replication_key"] == "PublicationStartDate"
+        assert partition["replication_key_value"] == newest
+        assert "progress_markers" not in partition
