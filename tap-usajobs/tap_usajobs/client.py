@@ -15,6 +15,8 @@ from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
+from tap_usajobs.sharding import partitions_for_shard
+
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable
 
@@ -57,6 +59,29 @@ class UsaJobsStream(RESTStream[int]):
     """Shared plumbing for USAJobs endpoints."""
 
     extra_retry_statuses = tuple(RETRIABLE_STATUSES)
+
+    def query_partitions(self) -> list[dict[str, t.Any]]:
+        """Every query this stream makes, before sharding; override per stream."""
+        return [{}]
+
+    @cached_property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """This task's share of the stream's queries (all of them when unsharded)."""
+        everything = self.query_partitions()
+        count = int(self.config.get("shard_count", 1))
+        if count <= 1:
+            return everything
+        index = int(self.config.get("shard_index", 0))
+        mine = partitions_for_shard(everything, index, count)
+        self.logger.info(
+            "Shard %d of %d: syncing %d of %d %s partitions.",
+            index,
+            count,
+            len(mine),
+            len(everything),
+            self.name,
+        )
+        return mine
 
     @property
     def url_base(self) -> str:

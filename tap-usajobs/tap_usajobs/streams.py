@@ -48,8 +48,7 @@ class SearchJobsStream(UsaJobsStream):
         # Decided once per partition so that every page of a query uses the same filter.
         self._windows: dict[str | None, int | None] = {}
 
-    @property
-    def partitions(self) -> list[dict[str, t.Any]]:
+    def query_partitions(self) -> list[dict[str, t.Any]]:
         """One query per keyword; an empty list means one unfiltered query."""
         keywords = self.config.get("keywords") or [None]
         return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]

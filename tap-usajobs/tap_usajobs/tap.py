@@ -126,6 +126,23 @@ class TapUsaJobs(Tap):
             title="Longest backoff (seconds)",
             description="Cap on a single wait between retries, Retry-After included.",
         ),
+        th.Property(
+            "shard_count",
+            th.IntegerType(minimum=1),
+            default=1,
+            title="Shard count",
+            description=(
+                "Split the queries across this many parallel tasks; each task syncs the "
+                "queries that hash to its shard_index and needs its own state ID."
+            ),
+        ),
+        th.Property(
+            "shard_index",
+            th.IntegerType(minimum=0),
+            default=0,
+            title="Shard index",
+            description="Which shard this task syncs, from 0 to shard_count - 1.",
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -137,6 +154,8 @@ class TapUsaJobs(Tap):
                 "user_agent must be the email address the API key was issued to, "
                 f"got {user_agent!r}."
             )
+        if int(self.config.get("shard_index", 0)) >= int(self.config.get("shard_count", 1)):
+            errors.append("shard_index must be less than shard_count.")
         api_key = self.config.get("api_key")
         if isinstance(api_key, str) and api_key != api_key.strip():
             errors.append("api_key has leading or trailing whitespace; paste it again.")
