@@ -11,6 +11,8 @@ from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlparse
 
+import requests
+import requests.adapters
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
@@ -19,8 +21,6 @@ from tap_usajobs.sharding import partitions_for_shard
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable
-
-    import requests
 
 #: Statuses that mean "come back later". 408 and 425 are rare but harmless to retry.
 RETRIABLE_STATUSES = frozenset({408, 425, 429})
@@ -105,6 +105,18 @@ class UsaJobsStream(RESTStream[int]):
             "User-Agent": self.config["user_agent"],
             "Accept": "application/json",
         }
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """One keep-alive session with a connection pool as wide as the page pool."""
+        if not self._requests_session:
+            session = requests.Session()
+            width = max(10, int(self.config.get("max_concurrent_requests", 1)))
+            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=width)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._requests_session = session
+        return self._requests_session
 
     @property
     def timeout(self) -> int:

@@ -27,9 +27,9 @@ class SearchPaginator(PageNumberPaginator):
     pages that cannot exist.
     """
 
-    def __init__(self, results_per_page: int, label: str) -> None:
-        """Start at page 1 for a query whose pages hold ``results_per_page`` rows."""
-        super().__init__(start_value=1)
+    def __init__(self, results_per_page: int, label: str, start_page: int = 1) -> None:
+        """Start at ``start_page`` of a query whose pages hold ``results_per_page`` rows."""
+        super().__init__(start_value=start_page)
         self.results_per_page = results_per_page
         self.label = label
         self.total_rows: int | None = None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import typing as t
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 
 from tap_usajobs import schemas
 from tap_usajobs.client import UsaJobsStream
@@ -13,6 +16,7 @@ from tap_usajobs.pagination import SearchPaginator
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import requests
     from singer_sdk.helpers.types import Context
 
 #: The widest window ``DatePosted`` accepts, in days.
@@ -53,9 +57,62 @@ class SearchJobsStream(UsaJobsStream):
         keywords = self.config.get("keywords") or [None]
         return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]
 
-    def get_new_paginator(self) -> SearchPaginator:
+    def get_new_paginator(self, start_page: int = 1) -> SearchPaginator:
         """Page through every page of the current query."""
-        return SearchPaginator(int(self.config["results_per_page"]), label=self._label())
+        return SearchPaginator(
+            int(self.config["results_per_page"]),
+            label=self._label(),
+            start_page=start_page,
+        )
+
+    def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """Fetch page 1, then the remaining pages concurrently, yielding in page order.
+
+        The first page says how many pages there are, so the rest can be requested in
+        parallel by a bounded pool (``max_concurrent_requests``). Each request keeps its
+        own retries. At most that many pages are held in memory, and records leave in the
+        order a sequential run would produce them, so state handling is unchanged.
+        """
+        workers = int(self.config["max_concurrent_requests"])
+        if workers <= 1:
+            yield from super().request_records(context)
+            return
+        fetch = self.request_decorator(self._request)
+
+        def get(page: int) -> requests.Response:
+            prepared = self._prepare_request(
+                context=context,
+                page=self.get_new_paginator(start_page=page),
+            )
+            response = fetch(prepared, context)
+            self.update_sync_costs(prepared, response, context)
+            return response
+
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            paginator = self.get_new_paginator()
+            first = get(1)
+            request_counter.increment()
+            yield from self.parse_response(first)
+            if not paginator.has_more(first):
+                return
+            pages = iter(range(2, (paginator.last_page or 1) + 1))
+            with ThreadPoolExecutor(workers, thread_name_prefix="usajobs-page") as pool:
+                in_flight: deque[Future[requests.Response]] = deque(
+                    pool.submit(get, page) for page in islice(pages, workers)
+                )
+                try:
+                    while in_flight:
+                        response = in_flight.popleft().result()
+                        request_counter.increment()
+                        next_page = next(pages, None)
+                        if next_page is not None:
+                            in_flight.append(pool.submit(get, next_page))
+                        yield from self.parse_response(response)
+                finally:
+                    # A failed page or a closed generator must not leave requests running.
+                    for future in in_flight:
+                        future.cancel()
 
     def get_url_params(
         self,

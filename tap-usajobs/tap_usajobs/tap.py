@@ -106,6 +106,16 @@ class TapUsaJobs(Tap):
             description="Seconds to wait for a response before retrying it.",
         ),
         th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1, maximum=16),
+            default=4,
+            title="Concurrent page requests",
+            description=(
+                "Pages of one query fetched in parallel once page 1 gives the page count. "
+                "1 pages strictly one after another."
+            ),
+        ),
+        th.Property(
             "max_retries",
             th.IntegerType(minimum=0),
             default=6,

@@ -32,6 +32,9 @@ def tap_config_for(base_url: str, **overrides: Any) -> dict[str, Any]:
         "keywords": ["data engineering"],
         "results_per_page": 25,
         "backoff_base_ms": 10,
+        # Sequential paging keeps the fake's request log in page order for assertions;
+        # tests of concurrent paging set this themselves.
+        "max_concurrent_requests": 1,
         **overrides,
     }
 

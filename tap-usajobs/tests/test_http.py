@@ -183,7 +183,31 @@ def test_never_asks_for_pages_beyond_the_announced_number_of_pages(
     result = sync(tap_config_for(api.url, keywords=[], results_per_page=25))
 
     assert len(result.ids) == 100
-    assert [r["params"]["Page"] for r in search_requests(api)] == ["1", "2", "3", "4"]
+    pages = [r["params"]["Page"] for r in search_requests(api)]
+    assert sorted(pages, key=int) == ["1", "2", "3", "4"]
+
+
+def test_concurrent_pages_yield_records_in_sequential_order(
+    fake_api: FakeUsaJobsServer,
+    tap_config: MakeConfig,
+) -> None:
+    sequential = sync(tap_config(max_concurrent_requests=1))
+    control(fake_api, "reset-stats", {})
+
+    concurrent = sync(tap_config(max_concurrent_requests=4))
+
+    assert concurrent.ids == sequential.ids
+    assert len(search_requests(fake_api)) == math.ceil(len(sequential.ids) / 25)
+
+
+def test_a_failing_page_stops_a_concurrent_sync(
+    fake_api: FakeUsaJobsServer,
+    tap_config: MakeConfig,
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 503, "page": 3, "times": 10})
+
+    with pytest.raises(RetriableAPIError, match="503"):
+        sync(tap_config(max_concurrent_requests=4, max_retries=2))
 
 
 # --- retries ----------------------------------------------------------------------------
