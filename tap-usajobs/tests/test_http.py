@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 from conftest import API_KEY, NOW, tap_config_for  # the module pytest already imported
+from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_usajobs import pagination, streams
@@ -66,10 +67,13 @@ class Sync:
 def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Sync:
     """Run the tap in-process and collect what it writes to stdout."""
     tap = TapUsaJobs(config=config, state=state)
-    stdout = io.StringIO()
+    # The tap's msgspec writer writes bytes to sys.stdout.buffer, so capture bytes.
+    captured = io.BytesIO()
+    stdout = io.TextIOWrapper(captured, encoding="utf-8")
     with contextlib.redirect_stdout(stdout):
         tap.sync_all()
-    return Sync(stdout.getvalue())
+    stdout.flush()
+    return Sync(captured.getvalue().decode())
 
 
 def control(api: FakeUsaJobsServer, path: str, body: object = None) -> Any:
@@ -443,6 +447,26 @@ def test_records_carry_numbers_utc_dates_and_booleans(
             assert isinstance(details[flag], bool), (flag, details[flag])
     # The fake sends Relocation as "True" on some postings and "False" on others.
     assert {r["UserArea"]["Details"]["Relocation"] for r in records} == {True, False}
+
+
+def test_every_record_validates_against_the_stream_schema(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+) -> None:
+    # target-postgres runs with validate_records off (a 2x load speed-up), because this
+    # test holds the tap to its schema: every emitted record, strictly, with formats.
+    api = start_fake_api(postings=600)
+    result = sync(tap_config_for(api.url, keywords=[], results_per_page=500))
+    (schema_message,) = [m for m in result.messages if m["type"] == "SCHEMA"]
+    validator = Draft7Validator(schema_message["schema"], format_checker=FormatChecker())
+
+    problems = [
+        f"{record['MatchedObjectId']}: {error.message}"
+        for record in result.records
+        for error in validator.iter_errors(record)
+    ]
+
+    assert len(result.records) == 600
+    assert problems == []
 
 
 def test_state_has_one_bookmark_per_keyword_at_its_newest_posting(
