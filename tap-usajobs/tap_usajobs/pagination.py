@@ -27,10 +27,20 @@ class SearchPaginator(PageNumberPaginator):
     pages that cannot exist.
     """
 
-    def __init__(self, results_per_page: int, label: str, start_page: int = 1) -> None:
-        """Start at ``start_page`` of a query whose pages hold ``results_per_page`` rows."""
+    def __init__(
+        self,
+        results_per_page: int,
+        label: str,
+        start_page: int = 1,
+        row_cap: int = SEARCH_ROW_CAP,
+    ) -> None:
+        """Start at ``start_page`` of a query whose pages hold ``results_per_page`` rows.
+
+        ``row_cap`` is how many rows of a query the API serves at most (0: no cap).
+        """
         super().__init__(start_value=start_page)
         self.results_per_page = results_per_page
+        self.row_cap = row_cap
         self.label = label
         self.total_rows: int | None = None
         self.last_page: int | None = None
@@ -45,16 +55,17 @@ class SearchPaginator(PageNumberPaginator):
 
     def _reachable_pages(self, result: dict[str, t.Any]) -> int:
         announced = int(str((result.get("UserArea") or {}).get("NumberOfPages") or 0))
-        reachable_rows = min(self.total_rows or 0, SEARCH_ROW_CAP)
+        total = self.total_rows or 0
+        reachable_rows = min(total, self.row_cap) if self.row_cap else total
         by_count = math.ceil(reachable_rows / self.results_per_page)
-        if (self.total_rows or 0) > SEARCH_ROW_CAP:
+        if total > reachable_rows:
             logger.warning(
                 "Query %s matches %d postings but the Search API serves only the first "
                 "%d; %d are out of reach of this query. Narrow it with search_params.",
                 self.label,
-                self.total_rows,
-                SEARCH_ROW_CAP,
-                (self.total_rows or 0) - SEARCH_ROW_CAP,
+                total,
+                reachable_rows,
+                total - reachable_rows,
             )
         # Trust the smaller of the two: NumberOfPages may count pages past the cap.
         return min(announced, by_count) if announced else by_count

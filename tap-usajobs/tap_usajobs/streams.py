@@ -69,6 +69,7 @@ class SearchJobsStream(UsaJobsStream):
             int(self.config["results_per_page"]),
             label=self._label(),
             start_page=start_page,
+            row_cap=int(self.config["search_row_cap"]),
         )
 
     def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:

@@ -84,6 +84,16 @@ class TapUsaJobs(Tap):
             description="Page size for Search requests; the API allows at most 500.",
         ),
         th.Property(
+            "search_row_cap",
+            th.IntegerType(minimum=0),
+            default=10_000,
+            title="Rows served per query",
+            description=(
+                "The Search API serves at most this many rows of one query (10,000). Change "
+                "it only for a fake or mirror without the cap; 0 means no cap."
+            ),
+        ),
+        th.Property(
             "start_date",
             th.DateTimeType,
             title="Start date",

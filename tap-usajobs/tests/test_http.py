@@ -160,15 +160,13 @@ def test_empty_keywords_runs_one_query_without_a_keyword(
 
 def test_stops_at_the_reachable_pages_and_warns_about_the_row_cap(
     start_fake_api: Callable[..., FakeUsaJobsServer],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # 300 matches behind a 100-row cap stand in for the real API's 10,000.
     api = start_fake_api(row_cap=100)
-    monkeypatch.setattr(pagination, "SEARCH_ROW_CAP", 100)
 
     with caplog.at_level(logging.WARNING, logger=pagination.__name__):
-        result = sync(tap_config_for(api.url, keywords=[], results_per_page=25))
+        result = sync(tap_config_for(api.url, keywords=[], results_per_page=25, search_row_cap=100))
 
     assert sorted(result.ids) == sorted(expected_ids(api)[:100])
     assert [r["params"]["Page"] for r in search_requests(api)] == ["1", "2", "3", "4"]
@@ -189,6 +187,17 @@ def test_never_asks_for_pages_beyond_the_announced_number_of_pages(
     assert len(result.ids) == 100
     pages = [r["params"]["Page"] for r in search_requests(api)]
     assert sorted(pages, key=int) == ["1", "2", "3", "4"]
+
+
+def test_search_row_cap_zero_reads_every_page_of_an_uncapped_server(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+) -> None:
+    api = start_fake_api(row_cap=0)
+
+    result = sync(tap_config_for(api.url, keywords=[], results_per_page=25, search_row_cap=0))
+
+    assert sorted(result.ids) == sorted(expected_ids(api))
+    assert len(result.ids) == 300
 
 
 def test_concurrent_pages_yield_records_in_sequential_order(
