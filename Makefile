@@ -82,3 +82,62 @@ clean: ## Remove environments, installed plugins and local demo data
 
 docs: install ## Regenerate README's settings table from the tap's own schema
 	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python docs/settings_table.py
+
+# --- infrastructure: infra/ (Terraform for Cloud Run; docs/deploy-gcp.md) ----------------
+# `terraform validate` needs the Google provider, which cannot be downloaded here. The
+# checks are therefore terraform fmt, structural tests with python-hcl2 and a checkov
+# scan, each tool in its own locked venv.
+
+INFRA_VENV := .venv-infra
+CHECKOV_VENV := .venv-checkov
+TERRAFORM ?= terraform
+INFRA_LOCKS := infra checkov
+
+.PHONY: infra-check infra-fmt infra-test infra-scan infra-docs infra-lock infra-clean
+
+$(INFRA_VENV)/.installed: $(BIN)/.installed requirements/infra.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(INFRA_VENV)
+	$(UV) pip install --quiet --python $(INFRA_VENV)/bin/python --require-hashes -r requirements/infra.txt
+	touch $@
+
+# checkov ships its own `hcl2` module, which would shadow python-hcl2's: a venv of its own.
+$(CHECKOV_VENV)/.installed: $(BIN)/.installed requirements/checkov.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes -r requirements/checkov.txt
+	touch $@
+
+infra-check: infra-fmt infra-test infra-scan ## Terraform fmt, structural tests and security scan of infra/
+
+infra-fmt: ## terraform fmt -check on infra/ and its examples (skipped without terraform)
+	@if ! command -v $(TERRAFORM) >/dev/null 2>&1; then \
+		echo "infra-fmt: terraform is not installed; skipping terraform fmt -check (the hcl2 tests still run)"; \
+	else \
+		$(TERRAFORM) fmt -check -recursive infra; \
+		for example in infra/*.example; do \
+			$(TERRAFORM) fmt - < "$$example" | diff -u "$$example" - \
+				|| { echo "infra-fmt: $$example is not formatted as terraform fmt would"; exit 1; }; \
+		done; \
+		echo "infra-fmt: infra/*.tf and infra/*.example are formatted"; \
+	fi
+
+infra-test: $(INFRA_VENV)/.installed ## Structural tests of infra/ (python-hcl2), incl. README tables
+	$(INFRA_VENV)/bin/python -m pytest infra/tests
+
+infra-scan: $(CHECKOV_VENV)/.installed ## checkov on infra/; fails on findings, parse errors or an empty scan
+	$(CHECKOV_VENV)/bin/checkov --directory infra --framework terraform --skip-download --soft-fail \
+		--output json | $(CHECKOV_VENV)/bin/python infra/tools/checkov_gate.py
+
+infra-docs: $(INFRA_VENV)/.installed ## Regenerate infra/README.md's input and output tables
+	$(INFRA_VENV)/bin/python infra/tools/tfdocs.py
+
+infra-lock: $(BIN)/.installed ## Re-pin requirements/infra.txt and requirements/checkov.txt
+	for name in $(INFRA_LOCKS); do \
+		$(UV) pip compile --quiet --python-version 3.11 --no-annotate --generate-hashes \
+			--custom-compile-command "make lock" requirements/$$name.in -o requirements/$$name.txt; \
+	done
+
+infra-clean:
+	rm -rf $(INFRA_VENV) $(CHECKOV_VENV)
+
+lock: infra-lock
+clean: infra-clean
