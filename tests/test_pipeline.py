@@ -137,3 +137,25 @@ def test_discover_and_about_work_through_meltano(pipeline: Pipeline) -> None:
     assert about.returncode == 0, about.stderr[-3000:]
     capabilities = set(json.loads(about.stdout)["capabilities"])
     assert {"catalog", "discover", "state", "about", "stream-maps", "batch"} <= capabilities
+
+
+def test_posting_that_leaves_the_results_is_marked_closed_not_lost(pipeline: Pipeline) -> None:
+    full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
+    gone = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[:3]
+    pipeline.api.control("postings", {"remove": gone})
+
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
+
+    rows = pipeline.query(
+        "select control_number::text, is_open, closed_detected_at, last_seen_at from job_listings"
+    )
+    by_id = {row[0]: row[1:] for row in rows}
+    assert set(gone) <= set(by_id), "closed postings must stay in job_listings"
+    for control in gone:
+        is_open, closed_at, _ = by_id[control]
+        assert is_open is False
+        assert closed_at is not None
+    still_open = [row for control, row in by_id.items() if control not in gone]
+    assert still_open
+    assert all(is_open for is_open, _, _ in still_open)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import typing as t
 
@@ -16,21 +15,18 @@ if t.TYPE_CHECKING:
 #: The Search API silently serves no row past this index of a query.
 SEARCH_ROW_CAP = 10_000
 
-logger = logging.getLogger(__name__)
-
 
 class SearchPaginator(PageNumberPaginator):
     """Walk ``Page`` = 1..N, where N comes from the first response.
 
     ``UserArea.NumberOfPages`` is a string, and pages past the 10,000-row cap come back
     empty; both are handled here so the stream never stops after page one nor asks for
-    pages that cannot exist.
+    pages that cannot exist. Queries over the cap are split before paging (search.py).
     """
 
     def __init__(
         self,
         results_per_page: int,
-        label: str,
         start_page: int = 1,
         row_cap: int = SEARCH_ROW_CAP,
     ) -> None:
@@ -41,7 +37,6 @@ class SearchPaginator(PageNumberPaginator):
         super().__init__(start_value=start_page)
         self.results_per_page = results_per_page
         self.row_cap = row_cap
-        self.label = label
         self.total_rows: int | None = None
         self.last_page: int | None = None
 
@@ -58,14 +53,5 @@ class SearchPaginator(PageNumberPaginator):
         total = self.total_rows or 0
         reachable_rows = min(total, self.row_cap) if self.row_cap else total
         by_count = math.ceil(reachable_rows / self.results_per_page)
-        if total > reachable_rows:
-            logger.warning(
-                "Query %s matches %d postings but the Search API serves only the first "
-                "%d; %d are out of reach of this query. Narrow it with search_params.",
-                self.label,
-                total,
-                reachable_rows,
-                total - reachable_rows,
-            )
         # Trust the smaller of the two: NumberOfPages may count pages past the cap.
         return min(announced, by_count) if announced else by_count

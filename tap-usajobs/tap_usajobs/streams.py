@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import typing as t
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from itertools import islice
+from functools import cached_property
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
@@ -14,6 +13,7 @@ from tap_usajobs import schemas
 from tap_usajobs.client import UsaJobsStream
 from tap_usajobs.normalize import normalize_search_item
 from tap_usajobs.pagination import SearchPaginator
+from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage, fetch_codes
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -23,6 +23,23 @@ if t.TYPE_CHECKING:
 
 #: The widest window ``DatePosted`` accepts, in days.
 MAX_DATE_POSTED_DAYS = 60
+#: Stream-state key recording when the last complete full scan started.
+LAST_FULL_SCAN_KEY = "last_full_scan_started_at"
+
+
+@dataclass
+class Scan:
+    """One run's pass over the stream's queries."""
+
+    started_at: datetime
+    full: bool
+    complete: bool = True
+    partitions_done: int = 0
+
+    @property
+    def version(self) -> int:
+        """The table version records of a full scan carry: its start in milliseconds."""
+        return int(self.started_at.timestamp() * 1000)
 
 
 def date_posted_days(since: datetime, today: datetime) -> int | None:
@@ -57,6 +74,7 @@ class SearchJobsStream(UsaJobsStream):
         super().__init__(*args, **kwargs)
         # Decided once per partition so that every page of a query uses the same filter.
         self._windows: dict[str | None, int | None] = {}
+        self._split_codes: dict[str, list[str]] = {}
 
     def query_partitions(self) -> list[dict[str, t.Any]]:
         """One query per keyword; an empty list means one unfiltered query."""
@@ -67,67 +85,101 @@ class SearchJobsStream(UsaJobsStream):
         """Page through every page of the current query."""
         return SearchPaginator(
             int(self.config["results_per_page"]),
-            label=self._label(),
             start_page=start_page,
             row_cap=int(self.config["search_row_cap"]),
         )
 
     def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
-        """Fetch page 1, then the remaining pages concurrently, yielding in page order.
+        """Every posting of the partition's query, each once, even past the row cap.
 
-        The first page says how many pages there are, so the rest can be requested in
-        parallel by a bounded pool (``max_concurrent_requests``). Each request keeps its
-        own retries. At most that many pages are held in memory, and records leave in the
-        order a sequential run would produce them, so state handling is unchanged.
+        A query the API would cut off at ``search_row_cap`` rows is split into narrower
+        queries (search.py); postings that appear in several of them (a posting can carry
+        several series) are emitted once.
         """
-        workers = int(self.config["max_concurrent_requests"])
-        if workers <= 1:
-            yield from super().request_records(context)
-            return
-        fetch = self.request_decorator(self._request)
-
-        def get(page: int) -> requests.Response:
-            prepared = self._prepare_request(
-                context=context,
-                page=self.get_new_paginator(start_page=page),
-            )
-            response = fetch(prepared, context)
-            self.update_sync_costs(prepared, response, context)
-            return response
-
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
-            paginator = self.get_new_paginator()
-            first = get(1)
-            request_counter.increment()
-            yield from self.parse_response(first)
-            if not paginator.has_more(first):
-                return
-            pages = iter(range(2, (paginator.last_page or 1) + 1))
-            with ThreadPoolExecutor(workers, thread_name_prefix="usajobs-page") as pool:
-                in_flight: deque[Future[requests.Response]] = deque(
-                    pool.submit(get, page) for page in islice(pages, workers)
-                )
-                try:
-                    while in_flight:
-                        response = in_flight.popleft().result()
-                        request_counter.increment()
-                        next_page = next(pages, None)
-                        if next_page is not None:
-                            in_flight.append(pool.submit(get, next_page))
-                        yield from self.parse_response(response)
-                finally:
-                    # A failed page or a closed generator must not leave requests running.
-                    for future in in_flight:
-                        future.cancel()
+            reader = QueryReader(self, context, request_counter)
+            yield from reader.read(())
+            if not reader.check_complete():
+                self.scan.complete = False
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The partition's postings; after the last partition of a full scan, close the rest.
+
+        A full scan that read every query completely sends ACTIVATE_VERSION, so that
+        target-postgres soft-deletes (``_sdc_deleted_at``) the postings it did not see
+        again: they left the search results. Nothing is closed after an incremental run,
+        a short read, a failure, or on a shard, which sees only some of the queries.
+        """
+        scan = self.scan
+        yield from super().get_records(context)
+        scan.partitions_done += 1
+        if not scan.full or scan.partitions_done < len(self.partitions or [{}]):
+            return
+        if not scan.complete:
+            self.logger.warning("Full scan was incomplete: no posting is marked closed.")
+        elif int(self.config["shard_count"]) > 1:
+            self.logger.info("Sharded run: closing postings is left to unsharded runs.")
+        else:
+            # The SDK's own helper, so stream maps' aliases get the message too.
+            self._write_activate_version_message(scan.version)
+        self.stream_state[LAST_FULL_SCAN_KEY] = scan.started_at.isoformat()
+
+    @cached_property
+    def scan(self) -> Scan:
+        """This run's scan: full (every page, closes what is gone) or incremental."""
+        now = datetime.now(timezone.utc)
+        every = int(self.config["full_scan_every_hours"])
+        last = self.stream_state.get(LAST_FULL_SCAN_KEY)
+        if every == 0:
+            full = True
+        elif last:
+            full = now - datetime.fromisoformat(last) >= timedelta(hours=every)
+        else:
+            # A first run is a full scan unless start_date narrows it on purpose.
+            full = not self.config.get("start_date")
+        scan = Scan(started_at=now, full=full)
+        if full:
+            # Records carry the scan's table version; ACTIVATE_VERSION retires the rest.
+            self._stream_version = scan.version
+        self.logger.info(
+            "%s scan of %s (last full scan: %s).",
+            "Full" if full else "Incremental",
+            self.name,
+            last or "never",
+        )
+        return scan
+
+    def fetch_page(self, context: Context | None, page: SearchPage) -> requests.Response:
+        """One Search page, with the SDK's auth, retries, metrics and error mapping."""
+        prepared = self._prepare_request(context=context, page=PageToken(page))
+        response = self._fetch(prepared, context)
+        self.update_sync_costs(prepared, response, context)
+        return response
+
+    @cached_property
+    def _fetch(self) -> t.Callable[..., requests.Response]:
+        return self.request_decorator(self._request)
+
+    def split_values(self, parameter: str) -> list[str]:
+        """Codes a Search filter accepts, from the matching USAJobs code list."""
+        if parameter not in self._split_codes:
+            self._split_codes[parameter] = fetch_codes(self, SPLIT_CODE_LISTS[parameter])
+        return self._split_codes[parameter]
 
     def get_url_params(
         self,
         context: Context | None,
-        next_page_token: int | None,
+        next_page_token: SearchPage | int | None,
     ) -> dict[str, t.Any]:
         """Filters from config, the partition's keyword, the incremental window, paging."""
+        page = (
+            next_page_token
+            if isinstance(next_page_token, SearchPage)
+            else SearchPage(next_page_token or 1)
+        )
         params: dict[str, t.Any] = dict(self.config.get("search_params") or {})
+        params.update(page.filters)
         keyword = (context or {}).get("keyword")
         if keyword:
             params["Keyword"] = keyword
@@ -135,10 +187,12 @@ class SearchJobsStream(UsaJobsStream):
         if days is not None:
             params["DatePosted"] = days
         params["ResultsPerPage"] = int(self.config["results_per_page"])
-        params["Page"] = next_page_token or 1
+        params["Page"] = page.number
         return params
 
     def _date_posted(self, context: Context | None) -> int | None:
+        if self.scan.full:
+            return None
         keyword = (context or {}).get("keyword")
         if keyword not in self._windows:
             self._windows[keyword] = self._compute_window(context)
@@ -155,19 +209,20 @@ class SearchJobsStream(UsaJobsStream):
         if days is None:
             self.logger.info(
                 "%s: last bookmark %s is older than %d days; scanning in full.",
-                self._label(context),
+                self.label(context),
                 start.isoformat(),
                 MAX_DATE_POSTED_DAYS,
             )
         else:
             self.logger.info(
                 "%s: fetching postings of the last %d days (DatePosted).",
-                self._label(context),
+                self.label(context),
                 days,
             )
         return days
 
-    def _label(self, context: Context | None = None) -> str:
+    def label(self, context: Context | None = None) -> str:
+        """How logs name a partition's query."""
         keyword = (context or self.context or {}).get("keyword")
         return f"keyword={keyword!r}" if keyword else "all postings"
 

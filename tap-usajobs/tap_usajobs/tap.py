@@ -113,6 +113,17 @@ class TapUsaJobs(Tap):
             ),
         ),
         th.Property(
+            "full_scan_every_hours",
+            th.IntegerType(minimum=0),
+            default=20,
+            title="Full scan interval (hours)",
+            description=(
+                "A run reads every query in full (no DatePosted) when the last full scan "
+                "is older than this; a complete full scan marks postings that left the "
+                "results as closed. 0 makes every run a full scan."
+            ),
+        ),
+        th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
             default=60,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tap_usajobs import streams
 from tap_usajobs.testing.fake_api import FakeApiConfig, FakeUsaJobsServer
 
 if TYPE_CHECKING:
@@ -68,3 +69,15 @@ def tap_config(fake_api: FakeUsaJobsServer) -> Callable[..., dict[str, Any]]:
         return tap_config_for(fake_api.url, **overrides)
 
     return make
+
+
+@pytest.fixture
+def frozen_tap_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the tap's "now" the fake's NOW, so DatePosted windows are exact day counts."""
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:
+            return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
+
+    monkeypatch.setattr(streams, "datetime", FrozenDatetime)

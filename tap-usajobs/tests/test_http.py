@@ -19,7 +19,7 @@ from conftest import API_KEY, NOW, tap_config_for  # the module pytest already i
 from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
-from tap_usajobs import pagination, streams
+from tap_usajobs import streams
 from tap_usajobs.tap import TapUsaJobs
 
 if TYPE_CHECKING:
@@ -109,19 +109,9 @@ def bookmark_state(*bookmarks: tuple[str, datetime]) -> dict[str, Any]:
         }
         for keyword, moment in bookmarks
     ]
-    return {"bookmarks": {"jobs": {"partitions": partitions}}}
-
-
-@pytest.fixture
-def frozen_tap_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the tap's "now" the fake's NOW, so DatePosted windows are exact day counts."""
-
-    class FrozenDatetime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:
-            return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
-
-    monkeypatch.setattr(streams, "datetime", FrozenDatetime)
+    # A recent full scan, as every state this tap writes records: runs resume incrementally.
+    stream_state = {"partitions": partitions, "last_full_scan_started_at": NOW.isoformat()}
+    return {"bookmarks": {"jobs": stream_state}}
 
 
 # --- paging -----------------------------------------------------------------------------
@@ -158,22 +148,46 @@ def test_empty_keywords_runs_one_query_without_a_keyword(
     assert all("Keyword" not in r["params"] for r in requests)
 
 
-def test_stops_at_the_reachable_pages_and_warns_about_the_row_cap(
+def _series_codes(api: FakeUsaJobsServer) -> list[str]:
+    """Every occupational series the fake's postings carry, as the code list would give."""
+    items = control(api, "postings")["items"]
+    codes = {c["Code"] for item in items for c in item["MatchedObjectDescriptor"]["JobCategory"]}
+    return sorted(codes)
+
+
+def test_query_over_the_row_cap_is_split_and_every_posting_read_once(
     start_fake_api: Callable[..., FakeUsaJobsServer],
-    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # 300 matches behind a 100-row cap stand in for the real API's 10,000.
     api = start_fake_api(row_cap=100)
+    codes = _series_codes(api)
+    monkeypatch.setattr(streams.SearchJobsStream, "split_values", lambda _self, _param: codes)
 
-    with caplog.at_level(logging.WARNING, logger=pagination.__name__):
+    result = sync(tap_config_for(api.url, keywords=[], results_per_page=25, search_row_cap=100))
+
+    assert len(result.ids) == len(set(result.ids)), "a posting in two series came twice"
+    assert sorted(result.ids) == sorted(expected_ids(api))
+    requests = search_requests(api)
+    assert {"JobCategoryCode"} <= {name for r in requests for name in r["params"]}
+    assert len(requests) <= 2 * math.ceil(300 / 25) + 20, "the split must stay within budget"
+
+
+def test_a_cap_that_splitting_cannot_beat_is_reported_with_numbers(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = start_fake_api(row_cap=100)
+    # One code per filter: nothing left to split by.
+    monkeypatch.setattr(streams.SearchJobsStream, "split_values", lambda _self, _param: ["X"])
+
+    with caplog.at_level(logging.WARNING):
         result = sync(tap_config_for(api.url, keywords=[], results_per_page=25, search_row_cap=100))
 
-    assert sorted(result.ids) == sorted(expected_ids(api)[:100])
-    assert [r["params"]["Page"] for r in search_requests(api)] == ["1", "2", "3", "4"]
-    warnings = [r.getMessage() for r in caplog.records if r.name == pagination.__name__]
-    assert len(warnings) == 1
-    assert "matches 300 postings" in warnings[0]
-    assert "only the first 100; 200 are out of reach" in warnings[0]
+    assert len(result.ids) == 100
+    assert "reported 300 postings but 100 were read (200 short" in caplog.text
+    assert not [m for m in result.messages if m["type"] == "ACTIVATE_VERSION"]
 
 
 def test_never_asks_for_pages_beyond_the_announced_number_of_pages(

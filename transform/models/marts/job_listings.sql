@@ -34,7 +34,8 @@ final as (
         published_at,
         closes_at,
         deleted_at is null as is_open,
-        loaded_at as last_loaded_at
+        deleted_at as closed_detected_at,
+        extracted_at as last_seen_at
     from jobs
 
 )
