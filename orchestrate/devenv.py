@@ -99,43 +99,73 @@ def configured_postgres() -> Postgres | None:
     )
 
 
-@contextlib.contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[Postgres]:
+class EmbeddedPostgres:
     """A throwaway PostgreSQL 16 from the ``pgserver`` wheel, listening on loopback TCP.
 
     pgserver starts servers on a unix socket only, and target-postgres needs a host and
-    port, so the server it initialises is restarted here on a free TCP port.
+    port, so the cluster it initialises is restarted here on a free TCP port. Tests
+    also stop and start it to simulate an outage; with ``password`` set, TCP logins
+    need that password (scram-sha-256), so a wrong one can be tested.
     """
-    import pgserver  # noqa: PLC0415  # only the project venv has it
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
-    run_as = server.system_user  # pgserver runs postgres as a non-root user under root
-    pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=run_as)
-    port = free_port()
-    socket_dir = data_dir / "socket"
-    socket_dir.mkdir(exist_ok=True)
-    if run_as:
-        import shutil  # noqa: PLC0415
+    def __init__(self, data_dir: Path, password: str | None = None) -> None:
+        """Initialise the cluster in ``data_dir`` (reused if it exists)."""
+        import pgserver  # noqa: PLC0415  # only the project venv has it
 
-        shutil.chown(socket_dir, user=run_as)
-    pgserver.pg_ctl(
-        [
-            "-w",
+        self._pgserver = pgserver
+        self.data_dir = data_dir
+        self.password = password
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        self._run_as = server.system_user  # pgserver runs postgres as non-root under root
+        if password:
+            # Set over the trusted unix socket, before TCP logins start to need it.
+            server.psql(f"alter role postgres password '{password}'")
+            hba = data_dir / "pg_hba.conf"
+            hba.write_text(
+                "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            )
+        self._ctl("-m", "fast", "stop")
+        self.port = free_port()
+        self._socket_dir = data_dir / "socket"
+        self._socket_dir.mkdir(exist_ok=True)
+        if self._run_as:
+            import shutil  # noqa: PLC0415
+
+            shutil.chown(self._socket_dir, user=self._run_as)
+
+    @property
+    def server(self) -> Postgres:
+        """How to reach it."""
+        return Postgres(host="127.0.0.1", port=self.port, user="postgres", password=self.password)
+
+    def start(self) -> None:
+        """Start (or restart) the server on its port."""
+        self._ctl(
             "-o",
-            f"-h 127.0.0.1 -p {port} -k {socket_dir}",
+            f"-h 127.0.0.1 -p {self.port} -k {self._socket_dir}",
             "-l",
-            str(data_dir / "server.log"),
+            str(self.data_dir / "server.log"),
             "start",
-        ],
-        pgdata=data_dir,
-        user=run_as,
-        timeout=60,
-    )
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; mode "immediate" is a crash, as far as clients can tell."""
+        self._ctl("-m", mode, "stop")
+
+    def _ctl(self, *args: str) -> None:
+        self._pgserver.pg_ctl(["-w", *args], pgdata=self.data_dir, user=self._run_as, timeout=60)
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path, password: str | None = None) -> Iterator[Postgres]:
+    """Run an ``EmbeddedPostgres`` for the duration of the block."""
+    embedded = EmbeddedPostgres(data_dir, password=password)
+    embedded.start()
     try:
-        yield Postgres(host="127.0.0.1", port=port, user="postgres")
+        yield embedded.server
     finally:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=run_as)
+        embedded.stop()
 
 
 @contextlib.contextmanager

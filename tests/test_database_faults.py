@@ -1,0 +1,123 @@
+"""Database faults on a server of the test's own: wrong password, missing database, outage.
+
+Each test gets a throwaway embedded PostgreSQL that requires a password over TCP, so it
+can be stopped mid-load and can reject a wrong password, whatever the shared server
+allows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import KEYWORD, MELTANO, ROOT, Pipeline, expected_ids
+
+import devenv
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+PASSWORD = "db-pass-7c41e2"  # noqa: S105  # a throwaway server's, asserted never to be logged
+DATABASE = "usajobs"
+
+
+@pytest.fixture
+def own_pg(tmp_path: Path) -> Iterator[devenv.EmbeddedPostgres]:
+    """An embedded server that needs PASSWORD, with an empty DATABASE."""
+    embedded = devenv.EmbeddedPostgres(tmp_path / "pgdata", password=PASSWORD)
+    embedded.start()
+    embedded.server.create_database(DATABASE)
+    yield embedded
+    embedded.stop("immediate")
+
+
+@pytest.fixture
+def own_pipeline(
+    own_pg: devenv.EmbeddedPostgres,
+    fake: devenv.FakeApi,
+    tmp_path: Path,
+) -> Pipeline:
+    """The usual runner, loading into ``own_pg``."""
+    return Pipeline(server=own_pg.server, database=DATABASE, api=fake, state_dir=tmp_path)
+
+
+def _output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def test_wrong_password_fails_clearly_and_is_never_logged(own_pipeline: Pipeline) -> None:
+    wrong = "not-the-password-93b1"
+    result = own_pipeline.meltano("run", "tap-usajobs", "target-postgres", PGPASSWORD=wrong)
+
+    assert result.returncode != 0
+    assert "password authentication failed" in result.stderr
+    assert wrong not in _output(result)
+    assert KEYWORD not in own_pipeline.state()
+
+
+def test_missing_database_fails_clearly(own_pipeline: Pipeline) -> None:
+    result = own_pipeline.meltano(
+        "run", "tap-usajobs", "target-postgres", PGDATABASE="no_such_database"
+    )
+
+    assert result.returncode != 0
+    assert 'database "no_such_database" does not exist' in result.stderr
+    assert PASSWORD not in _output(result)
+    assert KEYWORD not in own_pipeline.state()
+
+
+def test_database_outage_mid_load_loses_nothing(
+    own_pg: devenv.EmbeddedPostgres,
+    own_pipeline: Pipeline,
+) -> None:
+    # Slow, sequential pages and small target batches: rows are being committed while
+    # the tap is still reading when the server goes down.
+    slow = {
+        "TAP_USAJOBS_MAX_CONCURRENT_REQUESTS": "1",
+        "TAP_USAJOBS_RESULTS_PER_PAGE": "10",
+        "TARGET_POSTGRES_BATCH_SIZE_ROWS": "20",
+    }
+    own_pipeline.api.control("faults", [{"kind": "slow", "seconds": 0.4, "times": 1000}])
+    run = subprocess.Popen(  # noqa: S603
+        [MELTANO, "run", "tap-usajobs", "target-postgres"],
+        cwd=ROOT,
+        env=own_pipeline.env(**slow),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for_committed_rows(own_pipeline, run)
+        own_pg.stop("immediate")
+        _, stderr = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode != 0, "a run that lost its database must fail"
+    assert PASSWORD not in stderr
+    assert KEYWORD not in own_pipeline.state(), "no bookmark may pass uncommitted rows"
+
+    own_pg.start()
+    own_pipeline.api.control("faults", method="DELETE")
+    own_pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
+
+    rows = own_pipeline.query("select control_number::text from job_listings")
+    loaded = [row[0] for row in rows]
+    assert len(loaded) == len(set(loaded))
+    assert set(loaded) == expected_ids(own_pipeline.api, Keyword=KEYWORD)
+
+
+def _wait_for_committed_rows(pipeline: Pipeline, run: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert run.poll() is None, "the run ended before the outage could be staged"
+        try:
+            if pipeline.query("select count(*) from usajobs.jobs")[0][0] > 0:
+                return
+        except Exception:  # noqa: BLE001  # the table does not exist until the first batch
+            pass
+        time.sleep(0.2)
+    pytest.fail("no rows were committed within 120 s")
