@@ -1,0 +1,114 @@
+"""Turn a cloud runtime's variables into the ones the pipeline reads; print ``export`` lines.
+
+    eval "$(python orchestrate/cloud_env.py)"     # what entrypoint.sh does
+
+- ``DATABASE_URL`` (a secret, as Neon, Supabase and Cloud SQL hand it out) becomes libpq's
+  PG* variables, the only database configuration the project reads (ADR 0002, ADR 0009).
+  TLS is required unless the URL says otherwise or names a unix socket. The URL, and
+  libpq's messages about it (which can quote it), never reach the output.
+- ``CLOUD_RUN_TASK_INDEX``/``CLOUD_RUN_TASK_COUNT`` (set by Cloud Run Jobs on each task)
+  become the tap's ``shard_index``/``shard_count`` plus ``USAJOBS_STATE_ID_SUFFIX``, so each
+  shard keeps its own state. Explicit ``TAP_USAJOBS_SHARD_*`` settings win.
+
+Exits 64 with one line on stderr when the input is unusable. Stdlib plus psycopg.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+
+EX_CONFIG = 64
+#: libpq connection keywords a database URL may carry, and the variables libpq reads.
+CONNINFO_ENV = {
+    "host": "PGHOST",
+    "hostaddr": "PGHOSTADDR",
+    "port": "PGPORT",
+    "dbname": "PGDATABASE",
+    "user": "PGUSER",
+    "password": "PGPASSWORD",
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "channel_binding": "PGCHANNELBINDING",
+    "options": "PGOPTIONS",
+    "application_name": "PGAPPNAME",
+    "connect_timeout": "PGCONNECT_TIMEOUT",
+    "target_session_attrs": "PGTARGETSESSIONATTRS",
+}
+PG_CONNECTION_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+
+
+class ConfigError(Exception):
+    """The environment cannot be turned into a usable configuration."""
+
+
+def database_env(url: str) -> dict[str, str]:
+    """PG* variables for a ``postgres://`` or ``postgresql://`` URL."""
+    from psycopg import conninfo  # noqa: PLC0415  # only needed when a URL is given
+
+    scheme = url.partition("://")[0]
+    if scheme not in {"postgres", "postgresql"}:
+        msg = "DATABASE_URL must start with postgresql:// or postgres://"
+        raise ConfigError(msg)
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except Exception as exc:
+        # libpq's message can quote the URL, password included: say only what is wrong.
+        msg = "DATABASE_URL is not a valid PostgreSQL connection URL"
+        raise ConfigError(msg) from exc
+    unknown = sorted(set(parts) - set(CONNINFO_ENV))
+    if unknown:
+        msg = f"DATABASE_URL has parameters this pipeline does not pass on: {', '.join(unknown)}"
+        raise ConfigError(msg)
+    env = {CONNINFO_ENV[key]: str(value) for key, value in parts.items() if value is not None}
+    if "PGSSLMODE" not in env and not env.get("PGHOST", "").startswith("/"):
+        env["PGSSLMODE"] = "require"
+    return env
+
+
+def shard_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Shard settings and a state ID suffix from Cloud Run's task variables."""
+    count = environ.get("TAP_USAJOBS_SHARD_COUNT") or environ.get("CLOUD_RUN_TASK_COUNT")
+    index = environ.get("TAP_USAJOBS_SHARD_INDEX") or environ.get("CLOUD_RUN_TASK_INDEX")
+    if not count or int(count) <= 1:
+        return {}
+    if index is None or not 0 <= int(index) < int(count):
+        msg = f"shard index {index!r} is not within 0..{int(count) - 1}"
+        raise ConfigError(msg)
+    return {
+        "TAP_USAJOBS_SHARD_COUNT": str(int(count)),
+        "TAP_USAJOBS_SHARD_INDEX": str(int(index)),
+        "USAJOBS_STATE_ID_SUFFIX": f"shard-{int(index)}-of-{int(count)}",
+    }
+
+
+def cloud_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Every variable to export for this environment."""
+    env: dict[str, str] = {}
+    url = environ.get("DATABASE_URL")
+    if url:
+        clashing = [name for name in PG_CONNECTION_VARS if environ.get(name)]
+        if clashing:
+            msg = f"set either DATABASE_URL or {', '.join(clashing)}, not both"
+            raise ConfigError(msg)
+        env.update(database_env(url))
+    env.update(shard_env(environ))
+    return env
+
+
+def main() -> int:
+    """Print ``export`` lines for the shell, or one error line and exit 64."""
+    try:
+        env = cloud_env(os.environ)
+    except (ConfigError, ValueError) as exc:
+        print(f"cloud_env: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    for name, value in env.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

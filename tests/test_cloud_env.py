@@ -1,0 +1,92 @@
+"""orchestrate/cloud_env.py: a database URL secret and Cloud Run task variables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+import cloud_env
+
+
+def test_a_neon_url_becomes_pg_variables_with_its_encoded_password() -> None:
+    env = cloud_env.cloud_env(
+        {"DATABASE_URL": "postgresql://app:p%40ss%2Fw@ep-x.neon.tech:5433/jobs?channel_binding=require"}
+    )
+
+    assert env == {
+        "PGHOST": "ep-x.neon.tech",
+        "PGPORT": "5433",
+        "PGUSER": "app",
+        "PGPASSWORD": "p@ss/w",
+        "PGDATABASE": "jobs",
+        "PGCHANNELBINDING": "require",
+        "PGSSLMODE": "require",
+    }
+
+
+def test_a_cloud_sql_socket_url_needs_no_tls() -> None:
+    env = cloud_env.cloud_env({"DATABASE_URL": "postgresql://app:pw@/jobs?host=/cloudsql/p:r:i"})
+
+    assert env["PGHOST"] == "/cloudsql/p:r:i"
+    assert "PGSSLMODE" not in env
+
+
+def test_an_explicit_sslmode_is_kept() -> None:
+    env = cloud_env.cloud_env({"DATABASE_URL": "postgres://u:pw@db/jobs?sslmode=verify-full"})
+
+    assert env["PGSSLMODE"] == "verify-full"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DATABASE_URL": "mysql://u:pw@db/jobs"}, "must start with postgresql://"),
+        ({"DATABASE_URL": "postgresql://u:pw@db/jobs?bogus=1"}, "not a valid PostgreSQL"),
+        ({"DATABASE_URL": "postgresql://u:pw@db/jobs", "PGHOST": "x"}, "not both"),
+        ({"CLOUD_RUN_TASK_COUNT": "3", "CLOUD_RUN_TASK_INDEX": "3"}, "not within 0..2"),
+    ],
+)
+def test_unusable_input_is_refused_without_echoing_secrets(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(cloud_env.ConfigError, match=message) as caught:
+        cloud_env.cloud_env(environ)
+
+    assert "pw" not in str(caught.value)
+
+
+def test_cloud_run_task_variables_pick_a_shard_and_its_state_id() -> None:
+    env = cloud_env.cloud_env({"CLOUD_RUN_TASK_INDEX": "1", "CLOUD_RUN_TASK_COUNT": "4"})
+
+    assert env == {
+        "TAP_USAJOBS_SHARD_COUNT": "4",
+        "TAP_USAJOBS_SHARD_INDEX": "1",
+        "USAJOBS_STATE_ID_SUFFIX": "shard-1-of-4",
+    }
+    assert cloud_env.cloud_env({"CLOUD_RUN_TASK_INDEX": "0", "CLOUD_RUN_TASK_COUNT": "1"}) == {}
+
+
+def test_the_script_prints_shell_exports_or_fails_with_64() -> None:
+    script = str(ROOT / "orchestrate" / "cloud_env.py")
+    good = subprocess.run(  # noqa: S603
+        [sys.executable, script],
+        env={"DATABASE_URL": "postgresql://u:it's@db/jobs"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    bad = subprocess.run(  # noqa: S603
+        [sys.executable, script],
+        env={"DATABASE_URL": "postgresql://u:secret-9@db/jobs?bogus=1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert good.returncode == 0
+    assert "export PGPASSWORD='it'\"'\"'s'" in good.stdout
+    assert bad.returncode == cloud_env.EX_CONFIG
+    assert "secret-9" not in bad.stdout + bad.stderr
