@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -129,9 +129,10 @@ def test_discover_and_about_work_through_meltano(pipeline: Pipeline) -> None:
     discover = pipeline.meltano("invoke", "tap-usajobs", "--discover")
     assert discover.returncode == 0, discover.stderr[-3000:]
     catalog = json.loads(discover.stdout)
-    (stream,) = catalog["streams"]
-    assert stream["tap_stream_id"] == "jobs"
-    assert stream["key_properties"] == ["MatchedObjectId"]
+    streams = {stream["tap_stream_id"]: stream for stream in catalog["streams"]}
+    assert streams["jobs"]["key_properties"] == ["MatchedObjectId"]
+    assert streams["historic_jobs"]["key_properties"] == ["usajobsControlNumber"]
+    assert streams["pay_plans"]["key_properties"] == ["Code"]
 
     about = pipeline.meltano("invoke", "tap-usajobs", "--about", "--format=json")
     assert about.returncode == 0, about.stderr[-3000:]

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import requests
 import requests.adapters
-from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.authenticators import APIAuthenticatorBase, APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
@@ -55,10 +55,20 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-class UsaJobsStream(RESTStream[int]):
+class _NoKey(APIAuthenticatorBase):
+    """Leaves a request exactly as built: no key, and its query string untouched."""
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Return the request unchanged."""
+        return request
+
+
+class UsaJobsStream(RESTStream[t.Any]):
     """Shared plumbing for USAJobs endpoints."""
 
     extra_retry_statuses = tuple(RETRIABLE_STATUSES)
+    #: Search needs the key; Historic JOA and the code lists are public and never get it.
+    sends_api_key: t.ClassVar[bool] = True
 
     def query_partitions(self) -> list[dict[str, t.Any]]:
         """Every query this stream makes, before sharding; override per stream."""
@@ -89,8 +99,10 @@ class UsaJobsStream(RESTStream[int]):
         return str(self.config["base_url"]).rstrip("/")
 
     @cached_property
-    def authenticator(self) -> APIKeyAuthenticator:
+    def authenticator(self) -> APIAuthenticatorBase:
         """Send the key in the ``Authorization-Key`` header, never in the URL."""
+        if not self.sends_api_key:
+            return _NoKey()
         return APIKeyAuthenticator(
             key="Authorization-Key",
             value=self.config["api_key"],
@@ -156,6 +168,9 @@ class UsaJobsStream(RESTStream[int]):
     def validate_response(self, response: requests.Response) -> None:
         """Map USAJobs failures to fatal or retriable errors with actionable messages."""
         status = response.status_code
+        if status in _AUTH_STATUSES and not self.sends_api_key:
+            msg = f"USAJobs refused a request to the public endpoint {self.path} (HTTP {status})."
+            raise FatalAPIError(msg)
         if status in _AUTH_STATUSES:
             msg = (
                 f"USAJobs refused the request (HTTP {status}). Check that api_key "

@@ -111,6 +111,10 @@ class SearchJobsStream(UsaJobsStream):
         again: they left the search results. Nothing is closed after an incremental run,
         a short read, a failure, or on a shard, which sees only some of the queries.
         """
+        if self.partitions == []:
+            # A shard that owns no keyword: the SDK would still sync once without a
+            # context, which would mean an unfiltered query. There is nothing to do.
+            return
         scan = self.scan
         yield from super().get_records(context)
         scan.partitions_done += 1

@@ -10,6 +10,8 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_usajobs.codelists import CODE_LISTS, CodeListStream
+from tap_usajobs.historic import HISTORIC_SETTINGS, AnnouncementTextsStream, HistoricJobsStream
 from tap_usajobs.streams import SearchJobsStream
 
 if t.TYPE_CHECKING:
@@ -99,7 +101,8 @@ class TapUsaJobs(Tap):
             title="Start date",
             description=(
                 "On a first run, only fetch postings published since this date (the API "
-                "can narrow at most 60 days back; older dates mean a full scan)."
+                "can narrow at most 60 days back; older dates mean a full scan). The "
+                "historic streams read months of opening dates from this date on."
             ),
         ),
         th.Property(
@@ -178,6 +181,7 @@ class TapUsaJobs(Tap):
             title="Shard index",
             description="Which shard this task syncs, from 0 to shard_count - 1.",
         ),
+        *HISTORIC_SETTINGS,
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -206,4 +210,9 @@ class TapUsaJobs(Tap):
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
-        return [SearchJobsStream(self)]
+        return [
+            SearchJobsStream(self),
+            HistoricJobsStream(self),
+            AnnouncementTextsStream(self),
+            *(CodeListStream(self, code_list) for code_list in CODE_LISTS),
+        ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tap_usajobs import streams
+from tap_usajobs.tap import TapUsaJobs
 from tap_usajobs.testing.fake_api import FakeApiConfig, FakeUsaJobsServer
 
 if TYPE_CHECKING:
@@ -38,6 +39,19 @@ def tap_config_for(base_url: str, **overrides: Any) -> dict[str, Any]:
         "max_concurrent_requests": 1,
         **overrides,
     }
+
+
+def catalog_selecting(*streams: str) -> dict[str, Any]:
+    """The tap's catalog with exactly ``streams`` selected (all of them when none are named).
+
+    Only ``jobs`` is selected by default; the other streams are opt-in, as under Meltano.
+    """
+    tap = TapUsaJobs(config=tap_config_for("http://fake-usajobs.invalid"), parse_env_config=False)
+    catalog = tap.catalog_dict
+    for entry in catalog["streams"]:
+        root = next(m for m in entry["metadata"] if not m["breadcrumb"])
+        root["metadata"]["selected"] = not streams or entry["tap_stream_id"] in streams
+    return catalog
 
 
 @pytest.fixture

@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import FAKE_API, tap_config_for  # the module pytest already imported
+from conftest import (  # the module pytest already imported
+    FAKE_API,
+    NOW,
+    catalog_selecting,
+    tap_config_for,
+)
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from singer_sdk.testing.runners import TapTestRunner
 
+from tap_usajobs import historic
 from tap_usajobs.tap import TapUsaJobs
 from tap_usajobs.testing.fake_api import FakeUsaJobsServer
 
@@ -17,6 +23,8 @@ if TYPE_CHECKING:
 
 SUITE_CONFIG = SuiteConfig(max_records_limit=150)
 KEYWORDS = ["data engineering", "nurse"]
+# Every stream, not only the default selection, so the suite checks them all.
+CATALOG = catalog_selecting()
 
 # The SDK builds the test class, and a tap for its stream list, at import time, before
 # any fixture can start a server. That tap never sends a request, so it gets an address
@@ -27,6 +35,7 @@ _StandardTapTests = get_tap_test_class(
     config=tap_config_for("http://fake-usajobs.invalid", keywords=KEYWORDS),
     suite_config=SUITE_CONFIG,
     parse_env_config=False,
+    catalog=CATALOG,
 )
 
 
@@ -49,6 +58,10 @@ class TestTapUsaJobsStandard(_StandardTapTests):  # type: ignore[misc, valid-typ
             config=tap_config_for(core_fake_api.url, keywords=KEYWORDS),
             suite_config=SUITE_CONFIG,
             parse_env_config=False,
+            catalog=CATALOG,
         )
-        runner.sync_all()
+        # The historic streams' months end on the fake's NOW, whatever the wall clock says.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(historic, "utc_today", NOW.date)
+            runner.sync_all()
         return runner

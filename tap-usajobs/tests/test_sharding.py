@@ -68,3 +68,16 @@ def test_shard_index_must_be_below_shard_count(tap_config: Callable[..., dict[st
         TapUsaJobs(config=tap_config(shard_count=2, shard_index=2))
 
     assert "shard_index must be less than shard_count" in " ".join(caught.value.errors)
+
+
+def test_a_shard_without_queries_makes_no_request(
+    fake_api: FakeUsaJobsServer,
+    tap_config: Callable[..., dict[str, Any]],
+) -> None:
+    keyword = "data engineering"
+    idle = next(i for i in range(4) if i != shard_of({"keyword": keyword}, 4))
+
+    result = sync(tap_config(keywords=[keyword], shard_count=4, shard_index=idle))
+
+    assert result.ids == []
+    assert search_requests(fake_api) == []

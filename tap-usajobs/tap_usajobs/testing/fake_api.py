@@ -4,6 +4,22 @@ Use ``FakeUsaJobsServer`` in-process, or run ``python -m tap_usajobs.testing.fak
 It mimics the real API's auth headers, filters, paging, 500-row page limit and 10,000-row
 query cap, and can inject faults (error statuses, truncated or short pages, slow answers,
 dropped connections). Control endpoints under ``/_fake/`` need no key.
+
+It also serves the public endpoints, which need no key: Historic JOA (``/api/historicjoa``
+and ``/api/historicjoa/announcementtext``, see ``historic.py``) and the code lists
+(``/api/codelist/<name>``, see ``code_lists.py``). Their control endpoints:
+
+- ``GET /_fake/historic``: every historic row.
+- ``POST /_fake/historic``: ``{"add": [{"positionOpenDate": "2026-03-02"}]}`` adds (late)
+  announcements, ``{"finalize": true}`` makes every status final, ``{"set_status":
+  {"<control number>": "Job canceled"}}`` sets one, and ``{"faults": [...]}`` queues
+  one-shot faults: ``{"kind": "status", "status": 503}``, ``{"kind": "repeat_token"}``
+  (a ``next`` link that repeats the token just used), ``{"kind": "short", "rows": 2}``
+  (the last page of the next query lacks rows that ``totalCount`` still counts).
+- ``GET /_fake/codelists``: every served list's codes; ``POST /_fake/codelists`` with
+  ``{"list": "payplans", "remove": ["AA"], "add": [{...}]}`` edits one.
+- ``GET /_fake/keyless-requests``: requests to the public endpoints, each with whether
+  an ``Authorization-Key`` came along (never its value).
 """
 
 from __future__ import annotations
@@ -28,12 +44,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, final
 from urllib.parse import parse_qsl, urlsplit
 
+from .code_lists import CODE_LIST_NAMES, CodeListStore
+from .historic import JOBS, TEXTS, HistoricStore
 from .postings import generate_postings, new_posting
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 SEARCH_PATH = "/api/search"
+HISTORIC_PATH = "/api/historicjoa"
+ANNOUNCEMENT_TEXT_PATH = "/api/historicjoa/announcementtext"
+CODE_LIST_PATH = "/api/codelist/"
 DEFAULT_RESULTS_PER_PAGE = 250
 MAX_RESULTS_PER_PAGE = 500
 MAX_DATE_POSTED = 60
@@ -56,6 +77,9 @@ class FakeApiConfig:
     now: datetime | None = None  # naive UTC; None follows the clock
     faults: tuple[dict[str, Any], ...] = ()
     verbose: bool = False
+    historic: int = 400  # historic announcements, opened over the last historic_days
+    historic_days: int = 420
+    historic_page_size: int = 500
 
 
 @dataclass(frozen=True)
@@ -198,6 +222,15 @@ class _State:
         self._entries = sorted(map(_Entry.of, items), key=lambda entry: entry.key)
         self._next_index = config.postings
         self._faults = [_fault(rule) for rule in config.faults]
+        self.historic = HistoricStore(
+            config.historic,
+            seed=config.seed,
+            now=self.now(),
+            max_age_days=config.historic_days,
+            page_size=config.historic_page_size,
+        )
+        self.code_lists = CodeListStore()
+        self._keyless_requests: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_SIZE)
         self._search_requests = 0
         self._by_status: Counter[str] = Counter()
         self._requests: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_SIZE)
@@ -264,11 +297,26 @@ class _State:
             }
 
     def reset_stats(self) -> None:
-        """Zero the counters and empty the request log."""
+        """Zero the counters and empty the request logs."""
         with self._lock:
             self._search_requests = 0
             self._by_status.clear()
             self._requests.clear()
+            self._keyless_requests.clear()
+
+    def record_keyless(
+        self, path: str, params: dict[str, str], status: int, *, key_sent: bool
+    ) -> None:
+        """Log a request to a public endpoint and whether a key came along (not its value)."""
+        with self._lock:
+            self._keyless_requests.append(
+                {"path": path, "params": params, "status": status, "key_sent": key_sent}
+            )
+
+    def keyless_requests(self) -> list[dict[str, Any]]:
+        """The public endpoints' request log."""
+        with self._lock:
+            return list(self._keyless_requests)
 
     def add(self, count: int) -> list[str]:
         """Publish ``count`` postings dated now; every other one is a data-engineering job."""
@@ -328,6 +376,14 @@ class _Handler(BaseHTTPRequestHandler):
         ("GET", "/_fake/expected"): "_expected",
         ("GET", "/_fake/postings"): "_list_postings",
         ("POST", "/_fake/postings"): "_change_postings",
+        ("GET", HISTORIC_PATH): "_historic_joa",
+        ("GET", ANNOUNCEMENT_TEXT_PATH): "_announcement_text",
+        **{("GET", CODE_LIST_PATH + name): "_code_list" for name in CODE_LIST_NAMES},
+        ("GET", "/_fake/historic"): "_list_historic",
+        ("POST", "/_fake/historic"): "_change_historic",
+        ("GET", "/_fake/codelists"): "_list_code_lists",
+        ("POST", "/_fake/codelists"): "_change_code_list",
+        ("GET", "/_fake/keyless-requests"): "_keyless_requests",
     }
 
     def do_GET(self) -> None:
@@ -433,6 +489,69 @@ class _Handler(BaseHTTPRequestHandler):
             hits, page, per_page, state.config.row_cap, short=fault["kind"] == "short"
         )
         self._send(HTTPStatus.OK, body[: len(body) // 2] if fault["kind"] == "truncate" else body)
+
+    def _public(self, params: dict[str, str], status: int, body: bytes) -> None:
+        """Answer a request to a public endpoint and log whether it carried a key."""
+        # Small answers in two writes (headers, body) would otherwise wait ~40 ms each
+        # for the client's delayed ACK; only these endpoints' connections are changed.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._send(status, body)
+        self.server.state.record_keyless(
+            urlsplit(self.path).path,
+            params,
+            status,
+            key_sent=self.headers.get("Authorization-Key") is not None,
+        )
+
+    def _historic_joa(self, params: dict[str, str]) -> None:
+        """Serve GET /api/historicjoa."""
+        path = urlsplit(self.path).path
+        self._public(params, *self.server.state.historic.page(JOBS, path, params))
+
+    def _announcement_text(self, params: dict[str, str]) -> None:
+        """Serve GET /api/historicjoa/announcementtext."""
+        path = urlsplit(self.path).path
+        self._public(params, *self.server.state.historic.page(TEXTS, path, params))
+
+    def _code_list(self, params: dict[str, str]) -> None:
+        """Serve GET /api/codelist/<name>."""
+        state = self.server.state
+        name = urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1].lower()
+        self._public(params, HTTPStatus.OK, state.code_lists.response(name, state.now()))
+
+    def _list_historic(self, _params: dict[str, str]) -> None:
+        """Serve GET /_fake/historic."""
+        rows = self.server.state.historic.rows()
+        self._send_json(HTTPStatus.OK, {"count": len(rows), "items": rows})
+
+    def _change_historic(self, _params: dict[str, str]) -> None:
+        """Serve POST /_fake/historic (see the module docstring)."""
+        try:
+            answer = self.server.state.historic.change(dict(self._read_json()))
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": f"Bad change: {exc!r}"})
+            return
+        self._send_json(HTTPStatus.OK, answer)
+
+    def _list_code_lists(self, _params: dict[str, str]) -> None:
+        """Serve GET /_fake/codelists."""
+        self._send_json(HTTPStatus.OK, self.server.state.code_lists.codes())
+
+    def _change_code_list(self, _params: dict[str, str]) -> None:
+        """Serve POST /_fake/codelists with {"list": name, "remove": [codes], "add": [...]}."""
+        try:
+            change = self._read_json()
+            answer = self.server.state.code_lists.change(
+                str(change["list"]), list(change.get("remove", [])), list(change.get("add", []))
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": f"Bad change: {exc!r}"})
+            return
+        self._send_json(HTTPStatus.OK, answer)
+
+    def _keyless_requests(self, _params: dict[str, str]) -> None:
+        """Serve GET /_fake/keyless-requests."""
+        self._send_json(HTTPStatus.OK, {"requests": self.server.state.keyless_requests()})
 
     def _stats(self, _params: dict[str, str]) -> None:
         """Serve GET /_fake/stats."""
@@ -584,6 +703,13 @@ def _parser() -> argparse.ArgumentParser:
         "--fault", dest="faults", type=_fault_arg, action="extend", metavar="JSON", help=fault_help
     )
     parser.add_argument("--verbose", action="store_true", help="log request lines to stderr")
+    parser.add_argument("--historic", type=int, default=400, help="historic announcements")
+    parser.add_argument(
+        "--historic-days", type=int, default=420, help="how far back historic announcements open"
+    )
+    parser.add_argument(
+        "--historic-page-size", type=int, default=500, help="rows per Historic JOA page"
+    )
     return parser
 
 

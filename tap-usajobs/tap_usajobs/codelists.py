@@ -1,0 +1,152 @@
+"""Code list streams: one per USAJobs code list, ``GET /api/codelist/<name>``.
+
+Every list has the same shape::
+
+    {"CodeList": [{"ValidValue": [{"Code", "Value", "LastModified", "IsDisabled", ...}],
+                   "id": "PositionScheduleType"}],
+     "DateGenerated": "2024-07-01T16:39:12.9454839Z"}
+
+with a few list-specific fields (``ParentCode`` and ``Acronym`` of agency subelements,
+``JobFamily`` of occupational series). A list is small and has no change feed, so each
+run reads it whole, in one request, and then emits ``ACTIVATE_VERSION``: a target that
+honours it (target-postgres with ``activate_version: true``) marks codes that disappeared
+as deleted. ``IsDisabled`` codes are kept, as a boolean: old postings still use them.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from dataclasses import dataclass
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_usajobs.client import UsaJobsStream
+from tap_usajobs.conform import SchemaConformer
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+_COMMON_FIELDS = (
+    th.Property("Code", th.StringType, required=True, description="The code; the key."),
+    th.Property("Value", th.StringType, description="What the code means."),
+    th.Property(
+        "LastModified",
+        th.DateTimeType,
+        description="Last change of the code; the API sends no zone, read as UTC.",
+    ),
+    th.Property("IsDisabled", th.BooleanType, description='Sent as "Yes"/"No".'),
+)
+
+
+@dataclass(frozen=True)
+class CodeList:
+    """One code list: its API name, its stream name and the fields only it has."""
+
+    route: str
+    stream_name: str
+    extra_fields: tuple[str, ...] = ()
+
+    @property
+    def schema(self) -> dict[str, t.Any]:
+        """The common fields, then the list's own ones (all strings)."""
+        extras = (th.Property(field, th.StringType) for field in self.extra_fields)
+        return th.PropertiesList(*_COMMON_FIELDS, *extras).to_dict()
+
+
+#: The lists the tap offers; adding one is one line here (plus test data for the fake).
+CODE_LISTS = (
+    CodeList("agencysubelements", "agency_subelements", ("ParentCode", "Acronym")),
+    CodeList("countries", "countries"),
+    CodeList("hiringpaths", "hiring_paths"),
+    CodeList("occupationalseries", "occupational_series", ("JobFamily",)),
+    CodeList("payplans", "pay_plans"),
+    CodeList("positionofferingtypes", "position_offering_types"),
+    CodeList("positionopeningstatuses", "position_opening_statuses"),
+    CodeList("positionscheduletypes", "position_schedule_types"),
+    CodeList("remunerationrateintervalcodes", "remuneration_rate_interval_codes"),
+    CodeList("securityclearances", "security_clearances"),
+    CodeList("servicetypes", "service_types"),
+    CodeList("travelpercentages", "travel_percentages"),
+    CodeList("whomayapply", "who_may_apply"),
+)
+
+
+class CodeListStream(UsaJobsStream):
+    """One code list, read whole every run; codes that vanish are retired downstream."""
+
+    sends_api_key = False
+    selected_by_default = False  # select the lists you need in the catalog
+    primary_keys = ("Code",)
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
+    def __init__(self, tap: Tap, code_list: CodeList) -> None:
+        """A stream for ``code_list``."""
+        super().__init__(
+            tap,
+            name=code_list.stream_name,
+            schema=code_list.schema,
+            path=f"/api/codelist/{code_list.route}",
+        )
+        self.code_list = code_list
+        self._conform = SchemaConformer(self.schema)
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """None: one request, made by every shard (each must see the whole list)."""
+        return None
+
+    def get_new_paginator(self) -> None:
+        """A list comes in one response."""
+        return
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The whole list, then ``ACTIVATE_VERSION`` to retire the codes it no longer has.
+
+        The message goes out only after every code was read: sent first (the SDK's
+        ``emit_activate_version_messages``), a request that then failed would leave the
+        target with the whole list marked deleted until the next good run.
+        """
+        version = int(time.time() * 1000)
+        self._stream_version = version  # every record carries the list's new version
+        codes = 0
+        for record in super().get_records(context):
+            codes += 1
+            yield record
+        if not codes:
+            self.logger.warning("%s came back empty; no code is retired.", self.name)
+            return
+        self._write_activate_version_message(version)
+
+    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+        """A list must carry ``CodeList[].ValidValue`` lists."""
+        problem = super().find_shape_problem(body)
+        if problem:
+            return problem
+        lists = body.get("CodeList")
+        if not isinstance(lists, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("ValidValue"), list) for entry in lists
+        ):
+            return "CodeList is not a list of objects with a ValidValue list"
+        return None
+
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[dict[str, t.Any]]:
+        """Every valid value of every ``CodeList`` entry (there is one)."""
+        for entry in body["CodeList"]:
+            yield from entry["ValidValue"]
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,  # noqa: ARG002
+    ) -> dict[str, t.Any] | None:
+        """Typed ``IsDisabled`` and ``LastModified``; rows without a code are skipped."""
+        record = self._conform(row)
+        if not record.get("Code"):
+            self.logger.warning("Skipping a %s entry without a Code.", self.name)
+            return None
+        return record

@@ -1,0 +1,104 @@
+"""Continuation paging of the Historic JOA endpoints (``paging.next``).
+
+A page looks like::
+
+    {"paging": {"metadata": {"totalCount": 812, "pageSize": 500, "continuationToken": "..."},
+                "next": "/api/historicjoa?continuationtoken=...&startpositionopendate=..."},
+     "data": [...]}
+
+``next`` is a path relative to the API root, with lower-cased parameter names and a token
+that is already URL-encoded, so it is followed exactly as written. No rows at all come as
+HTTP 204 with an empty body, or as the literal text "204 No Content".
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from singer_sdk.pagination import BaseHATEOASPaginator
+
+from tap_usajobs.client import payload
+
+if t.TYPE_CHECKING:
+    import requests
+
+logger = logging.getLogger(__name__)
+
+_NO_CONTENT_TEXT = b"204 No Content"
+
+
+def is_empty_answer(response: requests.Response) -> bool:
+    """Whether the API said "no rows": HTTP 204, an empty body or "204 No Content"."""
+    if response.status_code == HTTPStatus.NO_CONTENT:
+        return True
+    body = response.content.strip()
+    return not body or body.strip(b'"') == _NO_CONTENT_TEXT
+
+
+def continuation_token(next_link: str) -> str:
+    """The ``continuationtoken`` of a ``next`` link as written (still encoded), else the link."""
+    for pair in urlsplit(next_link).query.split("&"):
+        name, _, value = pair.partition("=")
+        if name.lower() == "continuationtoken":
+            return value
+    return next_link
+
+
+class ContinuationPaginator(BaseHATEOASPaginator):
+    """Follow ``paging.next`` until it is empty, and count what arrives against ``totalCount``.
+
+    A token that comes back a second time would make the API serve the same pages
+    forever; paging stops there with a warning, and the shortfall shows in the count.
+    """
+
+    def __init__(self, label: str) -> None:
+        """Page one query; ``label`` names it in log messages."""
+        super().__init__()
+        self.label = label
+        self.total_count: int | None = None
+        self.rows_received = 0
+        self.stopped_on_repeated_token = False
+        self._tokens_seen: set[str] = set()
+
+    def advance(self, response: requests.Response) -> None:
+        """Count the page's rows, then move on to its ``next`` link."""
+        if not is_empty_answer(response):
+            body = payload(response)
+            metadata = (body.get("paging") or {}).get("metadata") or {}
+            if self.total_count is None and metadata.get("totalCount") is not None:
+                self.total_count = int(metadata["totalCount"])
+            self.rows_received += len(body.get("data") or [])
+        super().advance(response)
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """A page without rows but with a ``next`` link is not the end."""
+        return self._next_link(response) is not None
+
+    def get_next_url(self, response: requests.Response) -> str | None:
+        """The ``next`` link, unless it is missing, empty or repeats an earlier token."""
+        link = self._next_link(response)
+        if link is None:
+            return None
+        token = continuation_token(link)
+        if token in self._tokens_seen:
+            self.stopped_on_repeated_token = True
+            logger.warning(
+                "%s: the API sent continuation token %r a second time after %d rows; "
+                "stopping here instead of paging in a loop.",
+                self.label,
+                token[:40],
+                self.rows_received,
+            )
+            return None
+        self._tokens_seen.add(token)
+        return link
+
+    @staticmethod
+    def _next_link(response: requests.Response) -> str | None:
+        if is_empty_answer(response):
+            return None
+        link = (payload(response).get("paging") or {}).get("next")
+        return link if isinstance(link, str) and link.strip() else None

@@ -1,0 +1,342 @@
+"""Historic JOA streams: every announcement since ``start_date``, by month of opening.
+
+``GET /api/historicjoa`` and ``GET /api/historicjoa/announcementtext`` take the same
+filters and page the same way, so one base class serves both. Neither needs a key, and
+neither gets one.
+
+The API has no "modified since" filter, and it keeps changing the past: it attaches late
+announcements to dates months back, and statuses move from "Accepting applications" to a
+final one over months. So the stream reads calendar-month windows of
+``positionOpenDate``, one state partition each, and records per window when it was
+polled and how many of its rows were still unsettled. A run polls a window when:
+
+- it has never been polled;
+- it was last polled within ``historic_lookback_days`` of its end (late announcements);
+- it still had unsettled rows, or fewer rows than the API counted, when last polled
+  within ``historic_repoll_days`` of its end (statuses).
+
+Every other window is settled and costs nothing.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
+from http import HTTPStatus
+
+from singer_sdk import typing as th
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_usajobs import historic_schemas
+from tap_usajobs.client import UsaJobsStream, payload
+from tap_usajobs.conform import SchemaConformer, parse_date
+from tap_usajobs.continuation import ContinuationPaginator, is_empty_answer
+from tap_usajobs.normalize import parse_datetime
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+#: The date filters a window sets; ``historic_params`` cannot override them.
+_WINDOW_FILTERS = ("StartPositionOpenDate", "EndPositionOpenDate")
+
+HISTORIC_SETTINGS = (
+    th.Property(
+        "historic_lookback_days",
+        th.IntegerType(minimum=0),
+        default=90,
+        title="Historic lookback (days)",
+        description=(
+            "historic_jobs and announcement_texts poll a month of opening dates again until "
+            "a poll happens this many days after the month ended, because the API attaches "
+            "late announcements to past dates."
+        ),
+    ),
+    th.Property(
+        "historic_repoll_days",
+        th.IntegerType(minimum=0),
+        default=365,
+        title="Historic status re-poll horizon (days)",
+        description=(
+            "A month whose postings were not all final (closed, selected, canceled) is "
+            "polled again until a poll happens this many days after the month ended."
+        ),
+    ),
+    th.Property(
+        "historic_params",
+        th.ObjectType(additional_properties=True),
+        default={},
+        title="Historic JOA filters",
+        description=(
+            "Filters passed as given to both Historic JOA endpoints, e.g. "
+            '{"HiringAgencyCodes": "VATA", "PositionSeries": "2210"}. The opening-date '
+            "filters are the tap's own."
+        ),
+    ),
+)
+
+
+def utc_today() -> date:
+    """Today's date in UTC: the windows' notion of now."""
+    return datetime.now(timezone.utc).date()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of ``positionOpenDate``, both ends included."""
+
+    start: date
+    end: date
+
+    @classmethod
+    def of(cls, context: Context) -> Window:
+        """The window a partition context describes."""
+        return cls(
+            date.fromisoformat(context["StartPositionOpenDate"]),
+            date.fromisoformat(context["EndPositionOpenDate"]),
+        )
+
+    @property
+    def context(self) -> dict[str, str]:
+        """The partition context: the window's own API filters."""
+        return {
+            "StartPositionOpenDate": self.start.isoformat(),
+            "EndPositionOpenDate": self.end.isoformat(),
+        }
+
+
+def month_windows(first: date, last: date) -> list[Window]:
+    """Calendar months from ``first``'s month to ``last``'s; the first starts at ``first``."""
+    windows = []
+    start = first
+    while start <= last:
+        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        windows.append(Window(start, following - timedelta(days=1)))
+        start = following
+    return windows
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When a window needs another poll, from what its last poll saw."""
+
+    lookback: timedelta
+    repoll: timedelta
+
+    def needs_poll(self, window: Window, saved: t.Mapping[str, t.Any] | None) -> bool:
+        """Whether ``window`` must be polled, given its saved partition state."""
+        saved = saved or {}
+        polled_on = parse_date(saved.get("polled_on"))
+        if polled_on is None:
+            return True
+        last_poll = date.fromisoformat(polled_on)
+        if last_poll <= window.end + self.lookback:
+            return True
+        shortfall = int(saved.get("rows_received") or 0) < int(saved.get("total_count") or 0)
+        unsettled = bool(saved.get("unsettled_rows")) or shortfall
+        return unsettled and last_poll <= window.end + self.repoll
+
+
+def _partition_key(context: t.Mapping[str, t.Any]) -> tuple[tuple[str, t.Any], ...]:
+    return tuple(sorted(context.items()))
+
+
+class HistoricJoaStream(UsaJobsStream):
+    """A Historic JOA endpoint, read by month of ``positionOpenDate``."""
+
+    sends_api_key = False
+    selected_by_default = False  # thousands of requests on a first run: opt in
+    primary_keys = ("usajobsControlNumber",)
+    replication_key = "positionOpenDate"
+    # Rows come in control-number order, not by date; the bookmark is only informative,
+    # the windows' own state decides what is read.
+    is_sorted = False
+    # SchemaConformer already gives every value its schema type.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Prepare the per-window counters."""
+        super().__init__(*args, **kwargs)
+        self._conform = SchemaConformer(self.schema, historic_schemas.KEY_ALIASES)
+        self._window: Window | None = None
+        self._paginator: ContinuationPaginator | None = None
+        self._unsettled_rows = 0
+
+    def is_unsettled(self, record: dict[str, t.Any]) -> bool:
+        """Whether a row may still change, so its window must be polled again."""
+        raise NotImplementedError
+
+    @cached_property
+    def poll_policy(self) -> PollPolicy:
+        """The lookback and re-poll horizon from the settings."""
+        return PollPolicy(
+            lookback=timedelta(days=int(self.config["historic_lookback_days"])),
+            repoll=timedelta(days=int(self.config["historic_repoll_days"])),
+        )
+
+    def query_partitions(self) -> list[dict[str, t.Any]]:
+        """The month windows since the start that are not settled yet."""
+        today = utc_today()
+        start_date = parse_datetime(self.config.get("start_date"))
+        first = (
+            date.fromisoformat(start_date[:10])
+            if start_date
+            else (today - self.poll_policy.lookback).replace(day=1)
+        )
+        saved = {
+            _partition_key(entry["context"]): entry
+            for entry in self.stream_state.get("partitions", [])
+            if isinstance(entry, dict) and isinstance(entry.get("context"), dict)
+        }
+        windows = month_windows(first, today)
+        due = [
+            window
+            for window in windows
+            if self.poll_policy.needs_poll(window, saved.get(_partition_key(window.context)))
+        ]
+        self.logger.info(
+            "%s: %d of %d monthly windows since %s need a poll.",
+            self.name,
+            len(due),
+            len(windows),
+            first.isoformat(),
+        )
+        return [window.context for window in due]
+
+    def get_new_paginator(self) -> ContinuationPaginator:
+        """Follow ``paging.next``; kept so the window's totals can be checked at its end."""
+        window = self._window
+        label = f"{self.name} {window.start}..{window.end}" if window else self.name
+        self._paginator = ContinuationPaginator(label)
+        return self._paginator
+
+    def get_url_params(
+        self,
+        context: Context | None,
+        next_page_token: t.Any,  # noqa: ANN401, ARG002  # the next link carries its own query
+    ) -> dict[str, t.Any]:
+        """``historic_params`` plus the window's opening dates."""
+        params: dict[str, t.Any] = {
+            name: value
+            for name, value in (self.config.get("historic_params") or {}).items()
+            if name not in _WINDOW_FILTERS
+        }
+        params.update(context or {})
+        return params
+
+    def get_http_request(self, *, page: PageContext[t.Any]) -> HTTPRequest:
+        """The first page from the window's filters; later ones exactly as ``next`` says."""
+        request = super().get_http_request(page=page)
+        link = page.next_page_token
+        if link:
+            # Relative, lower-cased names, token already encoded: append it to our own
+            # root (a proxy or fake keeps working) and send its query untouched.
+            request.url = f"{self.url_base}{link.path}" + (f"?{link.query}" if link.query else "")
+            request.params = {}
+        return request
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The window's rows; once all are read, note what the window held in its state."""
+        if not context:
+            # No window is due (or this shard owns none): never query without dates.
+            return
+        self._window = Window.of(context)
+        self._unsettled_rows = 0
+        yield from super().get_records(context)
+        paginator = self._paginator
+        if paginator is None:  # pragma: no cover - request_records always builds one
+            return
+        self._check_count(paginator)
+        self.get_context_state(context).update(
+            {
+                "polled_on": utc_today().isoformat(),
+                "rows_received": paginator.rows_received,
+                "total_count": paginator.total_count or 0,
+                "unsettled_rows": self._unsettled_rows,
+            }
+        )
+
+    def _check_count(self, paginator: ContinuationPaginator) -> None:
+        total = paginator.total_count or 0
+        received = paginator.rows_received
+        if received < total:
+            self.logger.warning(
+                "%s: received %d of the %d rows the API counted (%d missing); the next "
+                "run polls this window again.",
+                paginator.label,
+                received,
+                total,
+                total - received,
+            )
+        elif received > total:
+            self.logger.info(
+                "%s: received %d rows, %d more than the API counted.",
+                paginator.label,
+                received,
+                received - total,
+            )
+
+    def validate_response(self, response: requests.Response) -> None:
+        """An empty answer is "no rows", not a broken page."""
+        if response.status_code < HTTPStatus.BAD_REQUEST and is_empty_answer(response):
+            return
+        super().validate_response(response)
+
+    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+        """A page must carry ``data`` as a list."""
+        problem = super().find_shape_problem(body)
+        if problem:
+            return problem
+        if not isinstance(body.get("data"), list):
+            return "no data list"
+        return None
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
+        """The page's rows; none for an empty answer."""
+        if is_empty_answer(response):
+            return
+        yield from payload(response)["data"]
+
+    def post_process(
+        self,
+        row: dict[str, t.Any],
+        context: Context | None = None,  # noqa: ARG002
+    ) -> dict[str, t.Any] | None:
+        """Schema spelling and types for every key; count rows that may still change."""
+        record = self._conform(row)
+        if record.get("usajobsControlNumber") is None:
+            self.logger.warning("Skipping a %s row without usajobsControlNumber.", self.name)
+            return None
+        if self.is_unsettled(record):
+            self._unsettled_rows += 1
+        return record
+
+
+class HistoricJobsStream(HistoricJoaStream):
+    """Announcements from ``GET /api/historicjoa``, open and closed, since ``start_date``."""
+
+    name = "historic_jobs"
+    path = "/api/historicjoa"
+    schema = historic_schemas.HISTORIC_JOBS.to_dict()
+
+    def is_unsettled(self, record: dict[str, t.Any]) -> bool:
+        """Until its status is final, a posting can still change."""
+        return record.get("positionOpeningStatus") not in historic_schemas.FINAL_STATUSES
+
+
+class AnnouncementTextsStream(HistoricJoaStream):
+    """Announcement texts from ``GET /api/historicjoa/announcementtext``, same windows."""
+
+    name = "announcement_texts"
+    path = "/api/historicjoa/announcementtext"
+    schema = historic_schemas.ANNOUNCEMENT_TEXTS.to_dict()
+
+    def is_unsettled(self, record: dict[str, t.Any]) -> bool:
+        """The text rows carry no status: an announcement still open may be amended."""
+        closes = record.get("positionCloseDate")
+        return closes is None or closes >= utc_today().isoformat()

@@ -1,0 +1,1 @@
+{{ stage_code_list('position_offering_types') }}

@@ -1,0 +1,1 @@
+{{ stage_code_list('remuneration_rate_interval_codes') }}

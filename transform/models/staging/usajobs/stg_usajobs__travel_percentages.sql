@@ -1,0 +1,1 @@
+{{ stage_code_list('travel_percentages') }}
