@@ -99,6 +99,23 @@ def configured_postgres() -> Postgres | None:
     )
 
 
+@contextlib.contextmanager
+def server_data_dir() -> Iterator[Path]:
+    """A fresh folder for an embedded cluster's data, removed afterwards.
+
+    Not under pytest's tmp_path: pytest resets its base folder to mode 0700 whenever a
+    session starts, which locks out the non-root user the server runs as.
+    """
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    folder = Path(tempfile.mkdtemp(prefix="usajobs-pg-"))
+    try:
+        yield folder / "pgdata"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 class EmbeddedPostgres:
     """A throwaway PostgreSQL 16 from the ``pgserver`` wheel, listening on loopback TCP.
 

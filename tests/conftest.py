@@ -31,9 +31,9 @@ RUN_TIMEOUT = 300
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devenv.Postgres]:
+def pg_server() -> Iterator[devenv.Postgres]:
     """The PG* server, or an embedded one when PGHOST is unset."""
-    with devenv.postgres(tmp_path_factory.mktemp("pgdata")) as server:
+    with devenv.server_data_dir() as data_dir, devenv.postgres(data_dir) as server:
         yield server
 
 

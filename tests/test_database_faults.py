@@ -7,6 +7,7 @@ allows.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from typing import TYPE_CHECKING
@@ -25,13 +26,15 @@ DATABASE = "usajobs"
 
 
 @pytest.fixture
-def own_pg(tmp_path: Path) -> Iterator[devenv.EmbeddedPostgres]:
+def own_pg() -> Iterator[devenv.EmbeddedPostgres]:
     """An embedded server that needs PASSWORD, with an empty DATABASE."""
-    embedded = devenv.EmbeddedPostgres(tmp_path / "pgdata", password=PASSWORD)
-    embedded.start()
-    embedded.server.create_database(DATABASE)
-    yield embedded
-    embedded.stop("immediate")
+    with devenv.server_data_dir() as data_dir:
+        embedded = devenv.EmbeddedPostgres(data_dir, password=PASSWORD)
+        embedded.start()
+        embedded.server.create_database(DATABASE)
+        yield embedded
+        with contextlib.suppress(subprocess.CalledProcessError):  # a test may have stopped it
+            embedded.stop("immediate")
 
 
 @pytest.fixture

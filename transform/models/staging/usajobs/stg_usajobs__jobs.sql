@@ -69,6 +69,7 @@ renamed as (
         jobs."PositionLocationDisplay" as location_display,
         jobs."QualificationSummary" as qualification_summary,
         jobs."UserArea" -> 'Details' ->> 'JobSummary' as job_summary,
+        jobs."UserArea" -> 'Details' ->> 'OrganizationCodes' as organization_codes,
         jobs."UserArea" -> 'Details' ->> 'LowGrade' as low_grade,
         jobs."UserArea" -> 'Details' ->> 'HighGrade' as high_grade,
 
@@ -89,6 +90,10 @@ renamed as (
             select schedule ->> 'Name'
             from unnest(jobs."PositionSchedule") as schedule
         ) as position_schedules,
+        array(
+            select schedule ->> 'Code'
+            from unnest(jobs."PositionSchedule") as schedule
+        ) as position_schedule_codes,
         array(
             select jsonb_array_elements_text(jobs."UserArea" -> 'Details' -> 'HiringPath')
         ) as hiring_paths,
