@@ -509,3 +509,20 @@ def test_state_has_one_bookmark_per_keyword_at_its_newest_posting(
         assert partition["replication_key"] == "PublicationStartDate"
         assert partition["replication_key_value"] == newest
         assert "progress_markers" not in partition
+
+
+def test_a_query_over_the_real_10000_row_cap_yields_every_posting_once(
+    start_fake_api: Callable[..., FakeUsaJobsServer],
+) -> None:
+    # The real cap, the real code list (served by the fake from a real response) and
+    # real page sizes: nothing scaled down.
+    api = start_fake_api(postings=10_600, detail_kb=0)
+    config = tap_config_for(api.url, keywords=[], results_per_page=500, max_concurrent_requests=4)
+
+    result = sync(config)
+
+    assert len(result.ids) == len(set(result.ids))
+    assert sorted(result.ids) == sorted(expected_ids(api))
+    requests = search_requests(api)
+    assert len(requests) <= 2 * math.ceil(10_600 / 500) + 20
+    assert any("JobCategoryCode" in r["params"] for r in requests)
