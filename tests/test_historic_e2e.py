@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CODE_LIST_STREAMS = (
     "agency_subelements",
     "countries",
+    "country_subdivisions",
     "hiring_paths",
     "occupational_series",
     "pay_plans",

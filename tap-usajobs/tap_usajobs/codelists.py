@@ -62,6 +62,7 @@ class CodeList:
 CODE_LISTS = (
     CodeList("agencysubelements", "agency_subelements", ("ParentCode", "Acronym")),
     CodeList("countries", "countries"),
+    CodeList("countrysubdivisions", "country_subdivisions", ("ParentCode",)),
     CodeList("hiringpaths", "hiring_paths"),
     CodeList("occupationalseries", "occupational_series", ("JobFamily",)),
     CodeList("payplans", "pay_plans"),

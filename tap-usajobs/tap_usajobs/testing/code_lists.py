@@ -21,6 +21,7 @@ DATA_DIR = Path(__file__).with_name("codelists")
 CODE_LIST_NAMES = (
     "agencysubelements",
     "countries",
+    "countrysubdivisions",
     "hiringpaths",
     "occupationalseries",
     "payplans",

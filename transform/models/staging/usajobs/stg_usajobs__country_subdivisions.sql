@@ -1,0 +1,1 @@
+{{ stage_code_list('country_subdivisions', {'ParentCode': 'parent_code'}) }}
