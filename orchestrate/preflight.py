@@ -1,0 +1,93 @@
+"""Database checks before a run; ``orchestrate/entrypoint.sh`` calls this before meltano.
+
+1. The database that PG* points at must accept a connection. Otherwise this exits 69
+   with libpq's own reason, before anything is fetched. libpq never echoes a password.
+2. If ``MELTANO_DATABASE_URI`` keeps meltano's system database in PostgreSQL, the first
+   schema on that URI's ``search_path`` must exist, and this creates it when it does not.
+   The image uses ``postgresql+psycopg://?options=-csearch_path%3Dmeltano``
+   (ADR 0008). Meltano's migrations create tables but not schemas. Without the schema,
+   they stop with "no schema has been selected to create in".
+
+Run with meltano's Python, which has psycopg (meltano[postgres]).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import psycopg
+from psycopg import sql
+
+EX_UNAVAILABLE = 69  # sysexits: a service the run needs is not available
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _where() -> str:
+    return " ".join(
+        f"{name}={os.environ.get(name) or '<unset>'}" for name in ("PGHOST", "PGPORT", "PGDATABASE")
+    )
+
+
+def system_db_conninfo(uri: str) -> str | None:
+    """The libpq form of a PostgreSQL ``MELTANO_DATABASE_URI``; None for other databases."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator or scheme.split("+")[0] not in {"postgresql", "postgres"}:
+        return None
+    # "postgresql+psycopg://?options=..." -> "postgresql://?options=...": libpq reads
+    # the URI's parts and takes whatever is missing from PG*.
+    return f"postgresql://{rest}"
+
+
+def first_schema(search_path: str) -> str | None:
+    """The schema that new tables go to: the first entry of ``search_path`` except "$user"."""
+    for entry in search_path.split(","):
+        name = entry.strip()
+        if name and name != '"$user"':
+            return name.strip('"')
+    return None
+
+
+def ensure_system_schema(conninfo: str) -> str | None:
+    """Create the first schema on the connection's ``search_path`` if it is missing."""
+    with psycopg.connect(conninfo, connect_timeout=10, autocommit=True) as conn:
+        row = conn.execute("select current_setting('search_path')").fetchone()
+        schema = first_schema(row[0] if row else "")
+        if schema is None:
+            return None
+        # Look before creating: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege
+        # even when the schema exists, and a DBA may have made it for a restricted user.
+        if conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
+            return schema
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        print(f"created schema {schema!r} for meltano's system database", file=sys.stderr)
+        return schema
+
+
+def main() -> int:
+    """Run both checks; print why and return 69 when either fails."""
+    try:
+        psycopg.connect(connect_timeout=10).close()
+    except psycopg.Error as exc:
+        print(f"cannot connect to PostgreSQL ({_where()}): {_one_line(exc)}", file=sys.stderr)
+        return EX_UNAVAILABLE
+
+    conninfo = system_db_conninfo(os.environ.get("MELTANO_DATABASE_URI", ""))
+    if conninfo is not None:
+        try:
+            ensure_system_schema(conninfo)
+        except psycopg.Error as exc:
+            print(
+                "cannot prepare meltano's system database (MELTANO_DATABASE_URI, ADR 0008): "
+                f"{_one_line(exc)}",
+                file=sys.stderr,
+            )
+            return EX_UNAVAILABLE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
