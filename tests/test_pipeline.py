@@ -160,3 +160,26 @@ def test_posting_that_leaves_the_results_is_marked_closed_not_lost(pipeline: Pip
     still_open = [row for control, row in by_id.items() if control not in gone]
     assert still_open
     assert all(is_open for is_open, _, _ in still_open)
+
+
+def test_a_changed_close_date_shows_in_the_history(pipeline: Pipeline) -> None:
+    full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
+    control = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[0]
+    extended = "2031-01-15T23:59:59.9970"
+    answer = pipeline.api.control(
+        "postings", {"update": {control: {"ApplicationCloseDate": extended}}}
+    )
+    assert answer["updated"] == [control]
+
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
+
+    changes = pipeline.query(
+        "select field, new_value from job_listing_changes where control_number::text = %s",
+        control,
+    )
+    assert changes == [("closes_at", "2031-01-15 23:59:59.997")]
+    versions = pipeline.query(
+        "select count(*) from job_listing_versions where control_number::text = %s", control
+    )
+    assert versions == [(2,)]

@@ -332,6 +332,26 @@ class _State:
             self._entries = sorted([*self._entries, *fresh], key=lambda entry: entry.key)
         return [entry.posting_id for entry in fresh]
 
+    def update(self, changes: dict[str, dict[str, Any]]) -> list[str]:
+        """Edit descriptor fields of postings ({id: {field: value}}); return the ids changed.
+
+        An edit is what USAJobs does when an agency extends a close date or changes pay:
+        same control number, new values.
+        """
+        with self._lock:
+            updated = []
+            entries = []
+            for entry in self._entries:
+                fields = changes.get(entry.posting_id)
+                if fields:
+                    item = json.loads(entry.body)
+                    item["MatchedObjectDescriptor"].update(fields)
+                    entry = _Entry.of(item)  # noqa: PLW2901  # the edited posting replaces it
+                    updated.append(entry.posting_id)
+                entries.append(entry)
+            self._entries = entries
+        return updated
+
     def remove(self, ids: Iterable[object]) -> list[str]:
         """Withdraw postings by MatchedObjectId; return the ids that existed."""
         wanted = {str(posting_id) for posting_id in ids}
@@ -595,17 +615,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body.encode())
 
     def _change_postings(self, _params: dict[str, str]) -> None:
-        """Serve POST /_fake/postings with {"add": k} and/or {"remove": [ids]}."""
+        """Serve POST /_fake/postings: {"add": k}, {"remove": [ids]}, {"update": {id: {...}}}."""
         try:
             change = self._read_json()
             count, ids = int(change.get("add", 0)), list(change.get("remove", []))
+            edits = {str(key): dict(value) for key, value in change.get("update", {}).items()}
         except (AttributeError, TypeError, ValueError):
             self._send_json(
-                HTTPStatus.BAD_REQUEST, {"message": 'Expected {"add": k, "remove": []}.'}
+                HTTPStatus.BAD_REQUEST,
+                {"message": 'Expected {"add": k, "remove": [ids], "update": {id: {...}}}.'},
             )
             return
-        added, removed = self.server.state.add(max(count, 0)), self.server.state.remove(ids)
-        self._send_json(HTTPStatus.OK, {"added": added, "removed": removed})
+        state = self.server.state
+        added, removed = state.add(max(count, 0)), state.remove(ids)
+        updated = state.update(edits)
+        self._send_json(HTTPStatus.OK, {"added": added, "removed": removed, "updated": updated})
 
 
 @final  # so __enter__ can name the class (typing.Self needs Python 3.11)
