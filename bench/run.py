@@ -1,0 +1,786 @@
+"""Benchmark of issue 7: tap-usajobs against tap-rest-api-msdk and the floor.
+
+    .venv/bin/python bench/run.py            # full: N = 5,000, 20,000, 40,000; 3 runs each
+    .venv/bin/python bench/run.py --quick    # smoke test of the harness: N = 1,000, 1 run
+
+The workload is the fake USAJobs API (``tap_usajobs.testing.fake_api``) serving N
+postings of ~15 KB with 100 ms added per request and no 10,000-row cap, so one
+unfiltered query reaches them all. Each N gets one fake server, reused by every run.
+Each run loads into a fresh database, after a CHECKPOINT. Variants, side by side:
+
+  ours-meltano   meltano run tap-usajobs target-postgres   (as users run it)
+  ours-meltano-incremental   the same command again on the same database and state
+  ours-pipe      tap-usajobs | target-postgres, the executables meltano installed
+  msdk-pipe      tap-rest-api-msdk (bench/.venv-msdk) | the same target-postgres, same config
+  floor          bench/floor.py: fetch every page once, then COPY the same rows
+
+and, first, ours-meltano and ours-pipe against a tiny fake (``--tiny`` postings) to
+measure meltano's fixed cost per run.
+
+What is measured is a snapshot: by default the committed HEAD (``git archive``, read
+only), whose meltano.yml, lock files and tap are installed with ``meltano install`` into
+a private folder. ``--source worktree`` measures the working tree instead. See
+bench/README.md for how to read the report. Python 3.11 stdlib plus psycopg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT / "orchestrate"))
+sys.path.insert(0, str(BENCH))
+
+import devenv  # noqa: E402
+import measure  # noqa: E402
+import report  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+MELTANO = VENV_BIN / "meltano"
+UV = VENV_BIN / "uv"
+TAP_EXE = "extractors/tap-usajobs/venv/bin/tap-usajobs"  # under a .meltano folder
+TARGET_EXE = "loaders/target-postgres/venv/bin/target-postgres"
+MSDK_VENV = BENCH / ".venv-msdk"
+MSDK_EXE = MSDK_VENV / "bin" / "tap-rest-api-msdk"
+MSDK_LOCK = ROOT / "requirements" / "bench-msdk.txt"
+FLOOR = BENCH / "floor.py"
+USER_AGENT = "bench@example.com"
+RUN_TIMEOUT = 1800.0
+FULL_SIZES = (5_000, 20_000, 40_000)
+QUICK_SIZES = (1_000,)
+VARIANTS = ("ours-meltano", "ours-pipe", "msdk-pipe", "floor")
+#: Names of a tap setting that bounds concurrent requests (the floor uses its value).
+CONCURRENCY_SETTING = re.compile(r"concurren|parallel|workers")
+BATCH_METRIC = re.compile(r'"metric":\s*"batch_processing_time",\s*"value":\s*([0-9.]+)')
+#: Settings --env may override: our tap's, and target-postgres's (msdk's target too).
+ENV_PREFIXES = ("TAP_USAJOBS_", "TARGET_POSTGRES_")
+#: Names of a tap setting that mirrors the API's 10,000-row cap per query.
+ROW_CAP_SETTING = re.compile(r"row_cap")
+
+
+@dataclass
+class Options:
+    """What one invocation measures."""
+
+    sizes: tuple[int, ...]
+    runs: int
+    detail_kb: int
+    latency_ms: int
+    tiny: int
+    variants: tuple[str, ...]
+    floor_concurrency: int | None
+    plugin_env: dict[str, str]
+    toast: str | None
+    source: str
+    out: Path
+    update_doc: Path | None
+    quick: bool
+    argv: list[str] = field(default_factory=list)
+
+
+# --- setup -------------------------------------------------------------------------------
+
+
+def run_checked(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:  # noqa: ANN401
+    """subprocess.run that stops the benchmark with the command's own error output."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # noqa: S603
+    if result.returncode != 0:
+        sys.exit(
+            f"`{shlex.join(command)}` failed (exit {result.returncode}):\n"
+            f"{(result.stderr or result.stdout)[-3000:]}"
+        )
+    return result
+
+
+def git(*args: str) -> str:
+    """Read-only git in the repository."""
+    command = ["git", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    return result.stdout.strip()
+
+
+def ensure_msdk_venv() -> None:
+    """Create or refresh bench/.venv-msdk from requirements/bench-msdk.txt with uv."""
+    digest = hashlib.sha256(MSDK_LOCK.read_bytes()).hexdigest()
+    stamp = MSDK_VENV / ".installed"
+    if stamp.exists() and stamp.read_text().strip() == digest and MSDK_EXE.exists():
+        return
+    print(f"Installing tap-rest-api-msdk into {MSDK_VENV.relative_to(ROOT)} ...", flush=True)
+    run_checked([str(UV), "venv", "--quiet", "--allow-existing", "--python", str(PYTHON),
+                 str(MSDK_VENV)])  # fmt: skip
+    run_checked([str(UV), "pip", "sync", "--quiet", "--python", str(MSDK_VENV / "bin/python"),
+                 str(MSDK_LOCK)])  # fmt: skip
+    stamp.write_text(digest + "\n")
+
+
+def prepare_project(source: str, workdir: Path) -> tuple[Path, dict[str, Any]]:
+    """The Meltano project to measure, and what it is (commit, digest).
+
+    A git ref is exported with ``git archive`` (read only) into ``workdir``; "worktree"
+    uses the repository folder as it is, uncommitted edits included.
+    """
+    if source == "worktree":
+        project = ROOT
+        info = {
+            "source": "working tree",
+            "head": git("rev-parse", "--short", "HEAD"),
+            "tap_commit": git("log", "-1", "--format=%h", "--", "tap-usajobs"),
+            "tap_commit_subject": git("log", "-1", "--format=%s", "--", "tap-usajobs"),
+            "tap_worktree_dirty": bool(git("status", "--porcelain", "--", "tap-usajobs")),
+        }
+    else:
+        commit = git("rev-parse", "--verify", "--quiet", f"{source}^{{commit}}")
+        if not commit:
+            sys.exit(f"--source {source!r} is neither 'worktree' nor a git commit.")
+        project = workdir / "project"
+        project.mkdir()
+        archive = workdir / "project.tar"
+        run_checked(["git", "archive", "--format=tar", "-o", str(archive), commit], cwd=ROOT)
+        with tarfile.open(archive) as tar:
+            tar.extractall(project, filter="data")
+        info = {
+            "source": f"git archive of {source}",
+            "head": commit[:7],
+            "tap_commit": git("log", "-1", "--format=%h", commit, "--", "tap-usajobs"),
+            "tap_commit_subject": git("log", "-1", "--format=%s", commit, "--", "tap-usajobs"),
+            "tap_worktree_dirty": False,
+        }
+    digest = hashlib.sha256()
+    for path in sorted((project / "tap-usajobs").rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".toml"} and ".venv" not in path.parts:
+            digest.update(path.relative_to(project).as_posix().encode() + path.read_bytes())
+    info["tap_source_sha256"] = digest.hexdigest()[:12]
+    return project, info
+
+
+def install_plugins(project: Path, sys_dir: Path, workdir: Path) -> None:
+    """``meltano install`` the tap and target of ``project`` into a private .meltano.
+
+    The same meltano.yml, pip_url and lock files as ``make install``, so the executables
+    are the ones meltano installs for users; but private, so that ``make install``
+    elsewhere (``--clean`` rebuilds every venv) cannot swap them mid-run, and so that
+    ``meltano run`` elsewhere in the project (it writes each plugin's config and catalog
+    to fixed paths under .meltano/run/) cannot delete this run's files.
+    """
+    print("Installing tap-usajobs and target-postgres with meltano (private copy) ...", flush=True)
+    env = {
+        **clean_env(),
+        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+        "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'install.db'}",
+    }
+    run_checked([str(MELTANO), "install", "tap-usajobs", "target-postgres"], cwd=project, env=env)
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any setting meant for the pipeline."""
+    prefixes = ("TAP_USAJOBS_", "TAP_REST_API_MSDK_", "TARGET_", "MELTANO_", "PG")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def tap_env_vars(api_url: str, overrides: dict[str, str]) -> dict[str, str]:
+    """TAP_USAJOBS_* for the benchmark's one unfiltered query, plus --env overrides."""
+    return {
+        "TAP_USAJOBS_BASE_URL": api_url,
+        "TAP_USAJOBS_API_KEY": devenv.FAKE_API_KEY,
+        "TAP_USAJOBS_USER_AGENT": USER_AGENT,
+        "TAP_USAJOBS_KEYWORDS": "[]",
+        **overrides,
+    }
+
+
+def target_batch_seconds(log: Path) -> float:
+    """Seconds target-postgres spent writing batches, by its batch_processing_time metrics.
+
+    A lower bound: the SDK times the drains of full batches and the one at the end of
+    input, not a drain forced by an ACTIVATE_VERSION message (our tap's last batch).
+    """
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return round(sum(float(value) for value in BATCH_METRIC.findall(text)), 2)
+
+
+def workload_tap_env(about: dict[str, Any]) -> dict[str, str]:
+    """TAP_USAJOBS_<cap setting>=0 when the tap has a row-cap setting (the fake has no cap)."""
+    names = (about.get("settings", {}).get("properties") or {}).keys()
+    return {f"TAP_USAJOBS_{name.upper()}": "0" for name in names if ROW_CAP_SETTING.search(name)}
+
+
+def floor_concurrency(tap_config: dict[str, Any], about: dict[str, Any]) -> tuple[int, str]:
+    """The tap's concurrent-request setting: its configured value, else its default, else 1."""
+    names = [n for n in tap_config if CONCURRENCY_SETTING.search(n)]
+    if names:
+        return int(tap_config[names[0]]), f"tap setting {names[0]}"
+    for name, prop in (about.get("settings", {}).get("properties") or {}).items():
+        if CONCURRENCY_SETTING.search(name) and "default" in prop:
+            return int(prop["default"]), f"tap default of {name}"
+    return 1, "the tap has no concurrency setting"
+
+
+def msdk_config(api_url: str, per_page: int, search_params: dict[str, Any]) -> dict[str, Any]:
+    """tap-rest-api-msdk configured for the Search API, as a careful user would.
+
+    Paging settings are read only at the top level, the stream's own settings (path,
+    params, headers, records path, keys) only in the stream. Without
+    ``next_page_token_path`` page_number_paginator stops after page 1 and exits 0; with
+    it, it pages until a page has no item (one request past the end). The Details
+    object stays one JSON string: flattened, its keys make column names longer than
+    PostgreSQL's 63 characters, and target-postgres fails on the second such column.
+    """
+    return {
+        "api_url": api_url,
+        "pagination_request_style": "page_number_paginator",
+        "pagination_next_page_param": "Page",
+        "next_page_token_path": "$.SearchResult.SearchResultItems[0].MatchedObjectId",
+        "streams": [
+            {
+                "name": "jobs",
+                "path": "/api/Search",
+                "headers": {"Authorization-Key": devenv.FAKE_API_KEY, "User-Agent": USER_AGENT},
+                "params": {**search_params, "ResultsPerPage": per_page},
+                "records_path": "$.SearchResult.SearchResultItems[*]",
+                "primary_keys": ["MatchedObjectId"],
+                # The schema is inferred from the first response: read a whole page of it.
+                "num_inference_records": per_page,
+                "except_keys": ["MatchedObjectDescriptor_UserArea_Details"],
+            }
+        ],
+    }
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+@dataclass
+class Fake:
+    """A fake API process of the harness."""
+
+    url: str
+    postings: int
+
+    def control(self, path: str, method: str = "GET") -> Any:  # noqa: ANN401
+        """Call a /_fake/ endpoint."""
+        request = urllib.request.Request(f"{self.url}/_fake/{path}", method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def search_requests(self) -> int:
+        """Search requests answered since the last reset."""
+        return int(self.control("stats")["search_requests"])
+
+    def posting_kb(self, per_page: int) -> float:
+        """Mean size of one posting as served, from page 1."""
+        request = urllib.request.Request(  # noqa: S310
+            f"{self.url}/api/Search?ResultsPerPage={per_page}&Page=1",
+            headers={"Authorization-Key": devenv.FAKE_API_KEY, "User-Agent": USER_AGENT},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            items = json.loads(response.read())["SearchResult"]["SearchResultItems"]
+        return sum(len(json.dumps(item)) for item in items) / max(1, len(items)) / 1024
+
+
+@contextlib.contextmanager
+def fake_api(
+    project: Path, postings: int, detail_kb: int, latency_ms: int, workdir: Path
+) -> Iterator[Fake]:
+    """The project's fake API in its own process (40,000 postings of 15 KB take ~15 s)."""
+    port_file = workdir / f"fake-{postings}.port"
+    port_file.unlink(missing_ok=True)
+    command = [
+        str(PYTHON), "-m", "tap_usajobs.testing.fake_api", "--port", "0",
+        "--port-file", str(port_file), "--postings", str(postings),
+        "--detail-kb", str(detail_kb), "--latency-ms", str(latency_ms), "--row-cap", "0",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(project / "tap-usajobs")}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 300
+        while not port_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"The fake API ({postings} postings) did not start.")
+            time.sleep(0.2)
+        yield Fake(url=f"http://127.0.0.1:{port_file.read_text().strip()}", postings=postings)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+class Databases:
+    """Fresh databases on one server, each CHECKPOINTed before and dropped after use."""
+
+    def __init__(self, server: devenv.Postgres, toast: str | None) -> None:
+        """Use ``server``; ``toast`` sets default_toast_compression in each new database."""
+        self.server = server
+        self.toast = toast
+        if toast:
+            with server.connect() as conn:
+                try:
+                    conn.execute(f"set default_toast_compression = '{toast}'")
+                except psycopg.Error as exc:  # lz4 is a build option; pgserver's lacks it
+                    sys.exit(f"--toast {toast}: this PostgreSQL cannot. {exc.diag.message_hint}")
+
+    @contextlib.contextmanager
+    def fresh(self, name: str) -> Iterator[str]:
+        """An empty database for one run; a CHECKPOINT flushes earlier runs' writes first."""
+        self.server.create_database(name, replace=True)
+        with self.server.connect() as conn:
+            if self.toast:
+                conn.execute(
+                    f"alter database \"{name}\" set default_toast_compression = '{self.toast}'"
+                )
+            conn.execute("checkpoint")
+        try:
+            yield name
+        finally:
+            self.server.drop_database(name)
+
+    def checkpoint(self) -> None:
+        """Flush dirty buffers, so a run does not pay for the writes of the one before."""
+        with self.server.connect() as conn:
+            conn.execute("checkpoint")
+
+    def count(self, database: str) -> tuple[int, int]:
+        """Rows and distinct keys in usajobs.jobs (0, 0 when it does not exist)."""
+        with self.server.connect(database) as conn:
+            if conn.execute("select to_regclass('usajobs.jobs')").fetchone()[0] is None:
+                return 0, 0
+            row = conn.execute(
+                'select count(*), count(distinct "MatchedObjectId") from usajobs.jobs'
+            ).fetchone()
+            return int(row[0]), int(row[1])
+
+    def describe(self) -> dict[str, Any]:
+        """Version and the settings that matter for load speed."""
+        settings = ("shared_buffers", "default_toast_compression", "synchronous_commit",
+                    "fsync", "max_wal_size")  # fmt: skip
+        with self.server.connect() as conn:
+            info: dict[str, Any] = {"version": conn.execute("show server_version").fetchone()[0]}
+            for setting in settings:
+                info[setting] = conn.execute(f"show {setting}").fetchone()[0]
+        if self.toast:
+            info["default_toast_compression"] = f"{self.toast} (set per database by --toast)"
+        info["embedded"] = devenv.configured_postgres() is None
+        return info
+
+
+# --- the variants --------------------------------------------------------------------------
+
+
+class Bench:
+    """Holds the shared pieces and runs the variants."""
+
+    def __init__(self, options: Options, dbs: Databases, project: Path, workdir: Path) -> None:
+        """Install the plugins and prepare every config that does not name a fake server."""
+        self.options = options
+        self.dbs = dbs
+        self.project = project
+        self.workdir = workdir
+        self.logs = options.out / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.results: list[dict[str, Any]] = []
+        self.sys_dir = workdir / "meltano-sys"
+        install_plugins(project, self.sys_dir, workdir)
+        self.tap_exe = self.sys_dir / TAP_EXE
+        self.target_exe = self.sys_dir / TARGET_EXE
+        self.about = json.loads(run_checked([str(self.tap_exe), "--about", "--format=json"]).stdout)
+        # The workload's fake serves every row of a query; a tap that mirrors the real
+        # API's 10,000-row cap in a setting is told so, unless --env says otherwise.
+        self.plugin_env = {**workload_tap_env(self.about), **options.plugin_env}
+        probe_env = {
+            **clean_env(),
+            **tap_env_vars("http://127.0.0.1:9", self.plugin_env),
+            "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
+        }
+        with ThreadPoolExecutor(2) as pool:  # two meltano starts at once: ~2 s saved
+            tap_config = pool.submit(self._meltano_config, "tap-usajobs", probe_env)
+            target_config = pool.submit(self._meltano_config, "target-postgres", probe_env)
+            self.tap_config, self.target_config = tap_config.result(), target_config.result()
+        self.target_config_path = workdir / "target.json"
+        self.target_config_path.write_text(json.dumps(self.target_config))
+        self.per_page = int(self.tap_config.get("results_per_page") or 500)
+        probe_config = workdir / "tap-probe.json"
+        probe_config.write_text(json.dumps(self.tap_config))
+        self.catalog = workdir / "catalog.json"
+        discover = [str(self.tap_exe), "--config", str(probe_config), "--discover"]
+        self.catalog.write_text(run_checked(discover).stdout)
+        self.concurrency, self.concurrency_source = floor_concurrency(self.tap_config, self.about)
+        if options.floor_concurrency is not None:
+            self.concurrency = options.floor_concurrency
+            self.concurrency_source = "--floor-concurrency"
+
+    def _meltano_config(self, plugin: str, env: dict[str, str]) -> dict[str, Any]:
+        """The plugin's effective config, as ``meltano run`` passes it."""
+        command = [str(MELTANO), "config", "--unsafe", "print", plugin]
+        # A system database per call: two meltano processes migrating one file collide.
+        env = {**env, "MELTANO_DATABASE_URI": f"sqlite:///{self.workdir / f'probe-{plugin}.db'}"}
+        config: dict[str, Any] = json.loads(run_checked(command, cwd=self.project, env=env).stdout)
+        return config
+
+    def _record(  # noqa: PLR0913  # one run's facts, named
+        self,
+        fake: Fake,
+        variant: str,
+        rep: int,
+        outcome: measure.Outcome,
+        database: str,
+        target_log: Path | None = None,
+        **extra: Any,  # noqa: ANN401
+    ) -> None:
+        rows, distinct = self.dbs.count(database)
+        result = {
+            "variant": variant,
+            "n": fake.postings,
+            "rep": rep,
+            "wall_s": round(outcome.wall_s, 3),
+            "rows": rows,
+            "distinct_rows": distinct,
+            "expected_rows": fake.postings,
+            "requests": fake.search_requests(),
+            "exit_codes": outcome.exit_codes,
+            "processes": outcome.processes,
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+            **extra,
+        }
+        if target_log is not None:
+            result["target_timed_batches_s"] = target_batch_seconds(target_log)
+        if outcome.watch_errors:  # sampling gaps, kept for the record
+            result["watch_errors"] = outcome.watch_errors[:5]
+        self.results.append(result)
+        with (self.options.out / "runs.jsonl").open("a") as partial:  # kept if interrupted
+            partial.write(json.dumps(result) + "\n")
+        status = "ok" if outcome.ok else f"FAILED {outcome.exit_codes}, see logs/"
+        rss = ", ".join(
+            f"{role} {p['peak_rss_mib']:.0f} MiB" for role, p in sorted(outcome.processes.items())
+        )
+        print(
+            f"  {variant:<26} N={fake.postings:<6} run {rep + 1}: {outcome.wall_s:7.2f} s, "
+            f"{distinct}/{fake.postings} rows, {result['requests']} requests, {rss} [{status}]",
+            flush=True,
+        )
+
+    def _log(self, name: str) -> Any:  # noqa: ANN401
+        return (self.logs / name).open("ab")
+
+    def run_meltano(self, fake: Fake, rep: int, tag: str = "") -> None:
+        """``meltano run tap-usajobs target-postgres``, then the same again (incremental)."""
+        variant = f"ours-meltano{tag}"
+        with self.dbs.fresh(f"bench_{fake.postings}_{rep}_meltano{tag.replace('-', '_')}") as db:
+            state_db = self.workdir / f"meltano-{fake.postings}-{rep}{tag}.db"
+            state_db.unlink(missing_ok=True)
+            env = {
+                **clean_env(),
+                **self.dbs.server.env(db),
+                **tap_env_vars(fake.url, self.plugin_env),
+                "MELTANO_DATABASE_URI": f"sqlite:///{state_db}",  # state of this run alone
+                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
+            }
+            self._meltano_once(fake, rep, variant, env, db)
+            if not tag:  # the tiny overhead runs need no second run
+                self.dbs.checkpoint()
+                self._meltano_once(fake, rep, f"{variant}-incremental", env, db)
+
+    def _meltano_once(
+        self, fake: Fake, rep: int, variant: str, env: dict[str, str], db: str
+    ) -> None:
+        fake.control("reset-stats", method="POST")
+        log_name = f"{variant}-{fake.postings}-{rep}.log"
+        with self._log(log_name) as log:
+            outcome = measure.run_single(
+                [str(MELTANO), "run", "tap-usajobs", "target-postgres"],
+                env=env,
+                cwd=self.project,
+                log=log,
+                expected_roles={"meltano", "tap", "target"},
+                timeout=RUN_TIMEOUT,
+            )
+        self._record(fake, variant, rep, outcome, db, target_log=self.logs / log_name)
+
+    def run_ours_pipe(self, fake: Fake, rep: int, tag: str = "") -> None:
+        """tap-usajobs | target-postgres: the config meltano would pass, without meltano."""
+        config = self.workdir / f"tap-{fake.postings}.json"
+        config.write_text(json.dumps({**self.tap_config, "base_url": fake.url}))
+        self._pipe(fake, rep, f"ours-pipe{tag}", [str(self.tap_exe), "--config", str(config)])
+
+    def run_msdk_pipe(self, fake: Fake, rep: int) -> None:
+        """tap-rest-api-msdk | target-postgres."""
+        config = self.workdir / f"msdk-{fake.postings}.json"
+        search_params = dict(self.tap_config.get("search_params") or {})
+        config.write_text(json.dumps(msdk_config(fake.url, self.per_page, search_params)))
+        self._pipe(fake, rep, "msdk-pipe", [str(MSDK_EXE), "--config", str(config)])
+
+    def _pipe(self, fake: Fake, rep: int, variant: str, tap: list[str]) -> None:
+        with self.dbs.fresh(f"bench_{fake.postings}_{rep}_{variant.replace('-', '_')}") as db:
+            fake.control("reset-stats", method="POST")
+            name = f"{variant}-{fake.postings}-{rep}"
+            with self._log(f"{name}.tap.log") as tap_log, self._log(f"{name}.target.log") as t_log:
+                outcome = measure.run_pipe(
+                    tap,
+                    [str(self.target_exe), "--config", str(self.target_config_path)],
+                    tap_env=clean_env(),
+                    target_env={**clean_env(), **self.dbs.server.env(db)},
+                    cwd=self.workdir,
+                    tap_log=tap_log,
+                    target_log=t_log,
+                    timeout=RUN_TIMEOUT,
+                )
+            self._record(fake, variant, rep, outcome, db, self.logs / f"{name}.target.log")
+
+    def run_floor(self, fake: Fake, rep: int) -> None:
+        """bench/floor.py: fetch all pages, then COPY."""
+        with self.dbs.fresh(f"bench_{fake.postings}_{rep}_floor") as db:
+            fake.control("reset-stats", method="POST")
+            command = [
+                str(PYTHON), str(FLOOR), "--base-url", fake.url, "--catalog", str(self.catalog),
+                "--tap-src", str(self.project / "tap-usajobs"),
+                "--concurrency", str(self.concurrency), "--results-per-page", str(self.per_page),
+                "--search-params", json.dumps(self.tap_config.get("search_params") or {}),
+            ]  # fmt: skip
+            with self._log(f"floor-{fake.postings}-{rep}.log") as log:
+                outcome = measure.run_single(
+                    command,
+                    env={**clean_env(), **self.dbs.server.env(db)},
+                    cwd=ROOT,
+                    log=log,
+                    expected_roles={"floor"},
+                    timeout=RUN_TIMEOUT,
+                    capture_stdout=True,
+                )
+            phases = json.loads(outcome.stdout.strip().splitlines()[-1]) if outcome.ok else {}
+            # The floor is its two phases; the process wall (startup, DDL) is kept too.
+            process_wall = outcome.wall_s
+            if phases:
+                outcome.wall_s = phases["floor_s"]
+            self._record(
+                fake, "floor", rep, outcome, db,
+                process_wall_s=round(process_wall, 3), phases=phases,
+            )  # fmt: skip
+
+    def run_variants(self, fake: Fake) -> None:
+        """Every variant ``runs`` times, the order rotated per round so drift spreads evenly."""
+        steps: dict[str, Callable[[Fake, int], None]] = {
+            "ours-meltano": self.run_meltano,
+            "ours-pipe": self.run_ours_pipe,
+            "msdk-pipe": self.run_msdk_pipe,
+            "floor": self.run_floor,
+        }
+        order = [v for v in VARIANTS if v in self.options.variants]
+        for rep in range(self.options.runs):
+            shift = rep % len(order)
+            for variant in order[shift:] + order[:shift]:
+                steps[variant](fake, rep)
+
+    def run_overhead(self, fake: Fake) -> None:
+        """Run `meltano run` and the plain pipe on a tiny workload: meltano's fixed cost."""
+        for rep in range(self.options.runs):
+            self.run_meltano(fake, rep, tag="-tiny")
+            self.run_ours_pipe(fake, rep, tag="-tiny")
+
+
+# --- the invocation ------------------------------------------------------------------------
+
+
+def machine_info(tap_exe: Path, target_exe: Path) -> dict[str, Any]:
+    """CPU, memory, OS and tool versions."""
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1))  # type: ignore[union-attr]
+    cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+
+    def version(python: Path, *packages: str) -> str:
+        code = f"import importlib.metadata as m;print(' '.join(m.version(p) for p in {packages!r}))"
+        return run_checked([str(python), "-c", code]).stdout.strip()
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu.group(1).strip() if cpu else platform.processor(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "meltano": version(PYTHON, "meltano"),
+        "tap_singer_sdk": version(tap_exe.parent / "python", "singer-sdk"),
+        "target_postgres": version(
+            target_exe.parent / "python", "meltanolabs-target-postgres", "singer-sdk"
+        ),
+        "msdk": version(MSDK_EXE.parent / "python", "tap-rest-api-msdk", "singer-sdk")
+        if MSDK_EXE.exists()
+        else "not installed",
+    }
+
+
+def parse_args(argv: list[str]) -> Options:
+    """Command line to Options."""
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description=__doc__.split("\n\n")[0],
+        epilog="Example: .venv/bin/python bench/run.py --sizes 20000 --runs 5 "
+        "--source worktree --env TAP_USAJOBS_MAX_CONCURRENT_REQUESTS=8",
+    )
+    parser.add_argument("--quick", action="store_true", help="N=1,000, 1 run: a smoke test")
+    parser.add_argument("--sizes", help="comma-separated N (default 5000,20000,40000)")
+    parser.add_argument("--runs", type=int, help="runs per variant and N (default 3)")
+    parser.add_argument("--detail-kb", type=int, default=15, help="posting size (default 15)")
+    parser.add_argument("--latency-ms", type=int, default=100, help="per request (default 100)")
+    parser.add_argument("--tiny", type=int, default=10, help="N of the meltano-overhead runs")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"subset of {','.join(VARIANTS)}"
+    )
+    parser.add_argument(
+        "--source",
+        default="HEAD",
+        help="what to measure: a git ref (default HEAD, exported read-only) or 'worktree'",
+    )
+    parser.add_argument("--floor-concurrency", type=int, help="default: the tap's setting")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="a TAP_USAJOBS_* or TARGET_POSTGRES_* setting, in meltano and pipe runs alike "
+        "(the target's reaches the msdk pipe too; repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--toast", choices=("pglz", "lz4"), help="default_toast_compression of every database"
+    )
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results/<UTC>)")
+    parser.add_argument(
+        "--update-doc", nargs="?", const=report.DEFAULT_DOC, type=Path,
+        help="replace the generated section of docs/performance.md (or of PATH)",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
+    plugin_env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith(ENV_PREFIXES):
+            parser.error(f"--env wants {'|'.join(ENV_PREFIXES)}NAME=VALUE, got {item!r}")
+        plugin_env[name] = value
+    if args.sizes:
+        sizes = tuple(int(size) for size in args.sizes.split(","))
+    else:
+        sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Options(
+        sizes=sizes,
+        runs=args.runs or (1 if args.quick else 3),
+        detail_kb=args.detail_kb,
+        latency_ms=args.latency_ms,
+        tiny=args.tiny,
+        variants=variants,
+        floor_concurrency=args.floor_concurrency,
+        plugin_env=plugin_env,
+        toast=args.toast,
+        source=args.source,
+        out=(args.out or BENCH / "results" / (stamp + ("-quick" if args.quick else ""))).resolve(),
+        update_doc=args.update_doc,
+        quick=args.quick,
+        argv=argv,
+    )
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; write results.json, runs.jsonl, report.md and logs/."""
+    options = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM unwinds like Ctrl-C: runs are killed, the fake and PostgreSQL stopped, the
+    # temporary folder removed, and runs.jsonl keeps what was measured.
+    signal.signal(signal.SIGTERM, _stop)
+    if not MELTANO.exists():
+        sys.exit("The project venv is missing: run `make install` first.")
+    if "msdk-pipe" in options.variants:
+        ensure_msdk_venv()
+    options.out.mkdir(parents=True, exist_ok=True)
+    print(f"Results go to {options.out}", flush=True)
+    started = time.time()
+    meta: dict[str, Any] = {
+        "command": shlex.join(["bench/run.py", *options.argv]),
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "loadavg_start": os.getloadavg(),
+        "workload": {
+            "sizes": options.sizes,
+            "runs": options.runs,
+            "detail_kb": options.detail_kb,
+            "latency_ms": options.latency_ms,
+            "tiny": options.tiny,
+        },
+    }
+    with tempfile.TemporaryDirectory(prefix="usajobs-bench-") as tmp:
+        workdir = Path(tmp)
+        project, meta["git"] = prepare_project(options.source, workdir)
+        with devenv.postgres(workdir / "pgdata") as server:
+            dbs = Databases(server, options.toast)
+            meta["postgres"] = dbs.describe()
+            bench = Bench(options, dbs, project, workdir)
+            meta["machine"] = machine_info(bench.tap_exe, bench.target_exe)
+            meta["floor_concurrency"] = {
+                "value": bench.concurrency,
+                "source": bench.concurrency_source,
+            }
+            meta["workload"]["plugin_env"] = bench.plugin_env
+            meta["tap_config"] = {k: v for k, v in bench.tap_config.items() if k != "api_key"}
+            meta["target_config"] = {
+                k: v for k, v in bench.target_config.items() if k != "sqlalchemy_url"
+            }
+            # --quick skips this: the same two code paths run at N anyway, and it keeps the
+            # smoke test under a minute.
+            if not options.quick and {"ours-meltano", "ours-pipe"} <= set(options.variants):
+                print(f"meltano's fixed cost: N={options.tiny}", flush=True)
+                with fake_api(
+                    project, options.tiny, options.detail_kb, options.latency_ms, workdir
+                ) as fake:
+                    bench.run_overhead(fake)
+            meta["posting_kb"] = {}
+            for size in options.sizes:
+                print(f"N={size}: starting the fake API", flush=True)
+                with fake_api(
+                    project, size, options.detail_kb, options.latency_ms, workdir
+                ) as fake:
+                    meta["posting_kb"][size] = round(fake.posting_kb(bench.per_page), 1)
+                    bench.run_variants(fake)
+    meta["finished_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    meta["duration_s"] = round(time.time() - started, 1)
+    meta["loadavg_end"] = os.getloadavg()
+    document = {"meta": meta, "runs": bench.results}
+    (options.out / "results.json").write_text(json.dumps(document, indent=1))
+    markdown = report.render(document)
+    (options.out / "report.md").write_text(markdown)
+    print("\n" + markdown)
+    if options.update_doc:
+        report.update_doc(options.update_doc, markdown)
+        print(f"Updated {options.update_doc}")
+    failed = [r for r in bench.results if any(code != 0 for code in r["exit_codes"].values())]
+    if failed:
+        print(f"{len(failed)} run(s) failed; see {options.out / 'logs'}.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
