@@ -44,7 +44,8 @@ RUN MELTANO_DATABASE_URI=sqlite:////tmp/build-meltano.db UV_NO_CACHE=1 UV_COMPIL
     && hardlink --content --quiet /opt/meltano .meltano
 
 COPY transform/ transform/
-COPY orchestrate/entrypoint.sh orchestrate/healthcheck.sh orchestrate/preflight.py orchestrate/
+COPY orchestrate/entrypoint.sh orchestrate/healthcheck.sh orchestrate/preflight.py \
+     orchestrate/cloud_env.py orchestrate/pg_lock.py orchestrate/
 
 # --- runtime ----------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime

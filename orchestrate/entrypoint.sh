@@ -9,6 +9,13 @@
 #   MELTANO_ENVIRONMENT                           default: dev (the image sets prod)
 #   MELTANO_DATABASE_URI                          meltano's system DB (state); ADR 0008
 #   MELTANO_BIN                                   default: meltano on PATH, else .venv/bin/meltano
+#   DATABASE_URL                                  instead of PG*: a postgresql:// URL (a secret)
+#   CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_COUNT    set by Cloud Run Jobs: this task's shard
+#
+# Sharded (task count > 1): the usajobs-elt job loads this task's share of the queries
+# under its own state ID (<env>:tap-usajobs-to-target-postgres:shard-I-of-N), then runs
+# dbt under a database lock so tasks take turns; meltano's migrations and the first load
+# (which creates the raw tables) are serialised the same way (orchestrate/pg_lock.py).
 #
 # Exit codes:
 #   0   the run succeeded
@@ -60,6 +67,15 @@ if [[ ! "$TAP_USAJOBS_USER_AGENT" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:
   exit "$EX_CONFIG"
 fi
 
+# Cloud runtimes: a DATABASE_URL secret becomes libpq's PG* variables, and Cloud Run's
+# task index and count pick this task's shard with its own state ID
+# (orchestrate/cloud_env.py, which prints its own one-line reason on failure).
+if ! cloud_exports="$("$python_bin" "$root/orchestrate/cloud_env.py")"; then
+  exit "$EX_CONFIG"
+fi
+eval "$cloud_exports"
+unset DATABASE_URL
+
 # Fail before extracting anything when the database cannot be reached, with libpq's
 # own reason, and make sure meltano's system schema exists (orchestrate/preflight.py).
 if ! preflight="$("$python_bin" "$root/orchestrate/preflight.py" 2>&1)"; then
@@ -72,26 +88,53 @@ if (($# == 0)); then
   set -- usajobs-elt
 fi
 environment="${MELTANO_ENVIRONMENT:-dev}"
-log "starting: meltano --environment $environment run $*"
 
 # Run meltano as a child in its own process group, so a terminal's Ctrl-C reaches only
 # this script, and forward SIGTERM/SIGINT to meltano alone (stop() above). Meltano 4.4.1+
-# stops the running block by signalling each plugin once: the target commits the rows it
-# holds and passes on only state the tap sent after them. Signalling the whole group
+# stops the running block by signalling its plugins once: the target then commits what
+# it has, emits the matching state, and meltano saves it. Signalling the whole group
 # instead would hand the target a second SIGTERM while it drains, and abort that commit.
-set -m  # job control: the background child leads its own process group
-"$meltano_bin" --environment "$environment" run "$@" &
-child=$!
-set +m
-set +e
-wait "$child"
-status=$?
-# wait returns early when a trapped signal arrives; wait again for the real exit code.
-while kill -0 "$child" 2>/dev/null; do
+run() {
+  log "starting: $*"
+  set -m  # job control: the background child leads its own process group
+  "$@" &
+  child=$!
+  set +m
+  set +e
   wait "$child"
   status=$?
-done
-set -e
+  # wait returns early when a trapped signal arrives; wait again for the real exit code.
+  while kill -0 "$child" 2>/dev/null; do
+    wait "$child"
+    status=$?
+  done
+  set -e
+  child=""
+  return "$status"
+}
+
+status=0
+if [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
+  # One shard of a sharded execution: load this shard's queries under its own state ID,
+  # then run dbt while holding a lock, so shards that finish together take turns and
+  # the last one builds the models over everything loaded.
+  lock=("$python_bin" "$root/orchestrate/pg_lock.py")
+  run "${lock[@]}" usajobs-migrate -- "$meltano_bin" upgrade database || status=$?
+  ((status != 0)) || run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
+    "$meltano_bin" --environment "$environment" run \
+    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" tap-usajobs target-postgres || status=$?
+  if ((status == 0)); then
+    run "$python_bin" "$root/orchestrate/pg_lock.py" usajobs-dbt -- \
+      "$meltano_bin" --environment "$environment" run dbt-postgres:run dbt-postgres:test \
+      || status=$?
+  fi
+elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
+  run "$meltano_bin" --environment "$environment" run \
+    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "$@" || status=$?
+else
+  run "$meltano_bin" --environment "$environment" run "$@" || status=$?
+fi
+
 if ((status == 0)); then
   log "run succeeded"
 else

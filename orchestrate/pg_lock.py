@@ -1,9 +1,14 @@
-"""Run a command while holding a PostgreSQL advisory lock: ``pg_lock.py NAME -- CMD ...``.
+"""Run a command while holding a PostgreSQL advisory lock.
 
-Sharded runs load in parallel, but their dbt steps rebuild the same tables, so
-entrypoint.sh runs dbt under this lock: shards take turns, and the last one to finish
-builds the models over everything loaded. The lock lives in the database PG* points at
-and is released when the command ends, whatever happens to it (the session closes).
+    pg_lock.py NAME -- CMD ...                  hold the lock for the whole command
+    pg_lock.py NAME --until TABLE -- CMD ...    hold it only while TABLE does not exist
+
+Sharded runs load in parallel, but some steps must not overlap: meltano's migrations of a
+new system database, target-postgres creating the raw tables on a first load, and the
+dbt steps that rebuild the same models. entrypoint.sh runs those under this lock. With
+``--until``, the first task to get the lock runs alone while it creates TABLE, and the
+others, finding it there, go on in parallel. The lock lives in the database PG* points
+at and is released when the command ends, whatever happens to it (the session closes).
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ import sys
 
 import psycopg
 
+USAGE = "usage: pg_lock.py NAME [--until SCHEMA.TABLE] -- COMMAND [ARGS...]"
+
 
 def main(argv: list[str]) -> int:
     """Take the lock named ``argv[0]``, run the command after ``--``, return its code."""
-    if len(argv) < 3 or argv[1] != "--":  # noqa: PLR2004
-        print("usage: pg_lock.py NAME -- COMMAND [ARGS...]", file=sys.stderr)
+    if "--" not in argv or argv.index("--") not in {1, 3} or argv[-1] == "--":
+        print(USAGE, file=sys.stderr)
         return 64
-    name, command = argv[0], argv[2:]
+    split = argv.index("--")
+    name, options, command = argv[0], argv[1:split], argv[split + 1 :]
+    until = options[1] if options[:1] == ["--until"] else None
     with psycopg.connect(autocommit=True, application_name="usajobs-pg-lock") as conn:
         conn.execute("select pg_advisory_lock(hashtext(%s))", (name,))
+        if until and conn.execute("select to_regclass(%s)", (until,)).fetchone()[0]:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (name,))
         return subprocess.call(command)  # noqa: S603  # our own entrypoint's command
 
 

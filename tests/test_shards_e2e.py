@@ -1,0 +1,81 @@
+"""Scale-out: tasks of one execution split the queries and together load everything once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import TYPE_CHECKING
+
+from conftest import MELTANO, ROOT, expected_ids, search_requests
+
+if TYPE_CHECKING:
+    from conftest import Pipeline
+
+KEYWORDS = ["data engineering", "nurse", "analyst", "police", "budget"]
+TASKS = 3
+
+
+def test_cloud_run_tasks_cover_every_query_once_and_build_the_models(pipeline: Pipeline) -> None:
+    env = {
+        "TAP_USAJOBS_KEYWORDS": json.dumps(KEYWORDS),
+        "MELTANO_BIN": MELTANO,
+        # Tasks run at once: state in Postgres, as in the image (ADR 8), not in one SQLite.
+        "MELTANO_DATABASE_URI": "postgresql+psycopg://?options=-csearch_path%3Dmeltano",
+    }
+    # One after another: tasks of one project folder would share meltano's run folder
+    # (.meltano/run), which parallel Cloud Run tasks, each in its own container, do not.
+    for index in range(TASKS):
+        task = subprocess.run(  # noqa: S603
+            ["bash", str(ROOT / "orchestrate" / "entrypoint.sh")],
+            cwd=ROOT,
+            env=pipeline.env(**env, CLOUD_RUN_TASK_INDEX=str(index), CLOUD_RUN_TASK_COUNT=str(TASKS)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert task.returncode == 0, task.stderr[-4000:]
+        assert f"shard-{index}-of-{TASKS}" in task.stderr
+
+    queried = [r["params"].get("Keyword") for r in search_requests(pipeline.api)]
+    first_pages = [
+        r["params"].get("Keyword")
+        for r in search_requests(pipeline.api)
+        if r["params"].get("Page") == "1"
+    ]
+    assert sorted(first_pages) == sorted(KEYWORDS), "each query must run exactly once"
+    assert set(queried) == set(KEYWORDS)
+
+    wanted = set().union(*(expected_ids(pipeline.api, Keyword=k) for k in KEYWORDS))
+    rows = pipeline.query("select control_number::text from job_listings")
+    loaded = [row[0] for row in rows]
+    assert len(loaded) == len(set(loaded))
+    assert set(loaded) == wanted
+
+    states = pipeline.meltano("state", "list", MELTANO_DATABASE_URI=env["MELTANO_DATABASE_URI"])
+    states = states.stdout.split()
+    assert {f"dev:tap-usajobs-to-target-postgres:shard-{i}-of-{TASKS}" for i in range(TASKS)} <= set(
+        states
+    )
+
+
+def test_entrypoint_takes_the_database_from_a_url_secret(pipeline: Pipeline) -> None:
+    server = pipeline.server
+    url = f"postgresql://{server.user}@{server.host}:{server.port}/{pipeline.database}?sslmode=disable"
+    unset_pg = dict.fromkeys(("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"))
+    entrypoint = ["bash", str(ROOT / "orchestrate" / "entrypoint.sh"), "tap-usajobs", "target-postgres"]
+
+    def run(database_url: str) -> subprocess.CompletedProcess[str]:
+        env = pipeline.env(**unset_pg, DATABASE_URL=database_url, MELTANO_BIN=MELTANO)
+        return subprocess.run(  # noqa: S603
+            entrypoint, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+
+    good = run(url)
+    assert good.returncode == 0, good.stderr[-4000:]
+    assert pipeline.query("select count(*) from usajobs.jobs")[0][0] > 0
+
+    bad = run("postgresql://app:hunter2-secret@db/jobs?bogus=1")
+    assert bad.returncode == 64
+    assert "DATABASE_URL is not a valid PostgreSQL connection URL" in bad.stderr
+    assert "hunter2-secret" not in bad.stdout + bad.stderr
