@@ -27,14 +27,13 @@ class SearchPaginator(PageNumberPaginator):
     def __init__(
         self,
         results_per_page: int,
-        start_page: int = 1,
         row_cap: int = SEARCH_ROW_CAP,
     ) -> None:
-        """Start at ``start_page`` of a query whose pages hold ``results_per_page`` rows.
+        """Start at page 1 of a query whose pages hold ``results_per_page`` rows.
 
         ``row_cap`` is how many rows of a query the API serves at most (0: no cap).
         """
-        super().__init__(start_value=start_page)
+        super().__init__(start_value=1)
         self.results_per_page = results_per_page
         self.row_cap = row_cap
         self.total_rows: int | None = None

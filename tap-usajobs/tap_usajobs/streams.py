@@ -81,11 +81,10 @@ class SearchJobsStream(UsaJobsStream):
         keywords = self.config.get("keywords") or [None]
         return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]
 
-    def get_new_paginator(self, start_page: int = 1) -> SearchPaginator:
+    def get_new_paginator(self) -> SearchPaginator:
         """Page through every page of the current query."""
         return SearchPaginator(
             int(self.config["results_per_page"]),
-            start_page=start_page,
             row_cap=int(self.config["search_row_cap"]),
         )
 
