@@ -429,6 +429,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/").lower()
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         self._status = self._fault_kind = None  # per request: a keep-alive handler serves many
+        self._logged = path.startswith("/_fake/")  # control calls are never logged
+        self._log_as = (url.path, params)
         # Always drain the body, or its bytes would be read as the next keep-alive request.
         self._body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         handler = self._ROUTES.get((method, path))
@@ -439,13 +441,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": "Method not allowed."})
             else:
                 self._send_json(HTTPStatus.NOT_FOUND, {"message": "Not found."})
-        finally:  # also when the client hung up mid-answer
-            if not path.startswith("/_fake/"):
-                self.server.state.record(url.path, params, self._status, self._fault_kind)
+        finally:  # also when the client hung up before any answer (status None)
+            self._log()
+
+    def _log(self) -> None:
+        """Record this request once, before its answer leaves.
+
+        A client that reads the answer and then asks for /_fake/stats must find the
+        request there; recording after the write raced with that second call.
+        """
+        if not self._logged:
+            self._logged = True
+            self.server.state.record(*self._log_as, self._status, self._fault_kind)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Write a JSON response with an exact Content-Length."""
         self._status = status
+        self._log()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
