@@ -19,7 +19,8 @@
 #
 # Exit codes:
 #   0   the run succeeded
-#   64  configuration is missing or malformed (nothing was fetched)
+#   64  configuration is missing or malformed: a required variable, or any tap setting
+#       or stream selection the tap rejects (nothing was fetched)
 #   69  the database is unreachable, or meltano's system schema cannot be created
 #       (nothing was fetched)
 #   *   the run failed: meltano's own exit code (1), or 128+N when stopped by signal N.
@@ -84,10 +85,19 @@ if ! preflight="$("$python_bin" "$root/orchestrate/preflight.py" 2>&1)"; then
 fi
 [[ -z "$preflight" ]] || log "$preflight"
 
+environment="${MELTANO_ENVIRONMENT:-dev}"
+
+# Every other setting (numbers, lists, URLs, dates, shards, stream selection) is checked by
+# the tap itself, as a run would check it, without a request: --test=schema only writes
+# the schemas. Its log lines name each bad setting and its variable.
+if ! "$meltano_bin" --environment "$environment" invoke tap-usajobs --test=schema >/dev/null; then
+  log "tap-usajobs rejected its settings (the lines above say which and why); nothing was fetched."
+  exit "$EX_CONFIG"
+fi
+
 if (($# == 0)); then
   set -- usajobs-elt
 fi
-environment="${MELTANO_ENVIRONMENT:-dev}"
 
 # Run meltano as a child in its own process group, so a terminal's Ctrl-C reaches only
 # this script, and forward SIGTERM/SIGINT to meltano alone (stop() above). Meltano 4.4.1+
