@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 import typing as t
+from collections import Counter
+from pathlib import Path
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_usajobs.codelists import CODE_LISTS, CodeListStream
 from tap_usajobs.historic import HISTORIC_SETTINGS, AnnouncementTextsStream, HistoricJobsStream
 from tap_usajobs.streams import SearchJobsStream
+from tap_usajobs.summary import CountingWriter, SyncSummary, write_atomically
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -33,7 +36,7 @@ class TapUsaJobs(Tap):
     name = "tap-usajobs"
     # msgspec writes Singer messages several times faster than the default json encoder;
     # postings are 10-20 KB each, so serialisation is a large share of a sync.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = CountingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -182,6 +185,17 @@ class TapUsaJobs(Tap):
             description="Which shard this task syncs, from 0 to shard_count - 1.",
         ),
         *HISTORIC_SETTINGS,
+        th.Property(
+            "run_summary_path",
+            th.StringType(min_length=1),
+            title="Run summary file",
+            description=(
+                "When set, the tap writes a JSON summary of the sync here when it ends, "
+                "failed or not: records per stream, requests, retries, each Search "
+                "query's reported size and the elapsed time. The same summary is "
+                "always logged."
+            ),
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -195,6 +209,9 @@ class TapUsaJobs(Tap):
             )
         if int(self.config.get("shard_index", 0)) >= int(self.config.get("shard_count", 1)):
             errors.append("shard_index must be less than shard_count.")
+        start, end = self.config.get("start_date"), self.config.get("historic_end_date")
+        if isinstance(start, str) and isinstance(end, str) and end < start[:10]:
+            errors.append(f"historic_end_date ({end}) is before start_date ({start[:10]}).")
         api_key = self.config.get("api_key")
         if isinstance(api_key, str) and api_key != api_key.strip():
             errors.append("api_key has leading or trailing whitespace; paste it again.")
@@ -207,6 +224,39 @@ class TapUsaJobs(Tap):
                 schema=self.config_jsonschema,
             )
         return errors
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Set up the tap and the counters of its sync."""
+        super().__init__(*args, **kwargs)
+        writer = self.message_writer
+        records = writer.records if isinstance(writer, CountingWriter) else None
+        self.sync_summary = SyncSummary(records=records if records is not None else Counter())
+        # The CLI builds the tap inside ``invoke``; keep the latest so ``invoke`` can
+        # report on the sync it ran.
+        type(self).last_built = self
+
+    last_built: t.ClassVar[TapUsaJobs | None] = None
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Run a sync from the command line, then log and write how it went."""
+        cls.last_built = None
+        try:
+            super().invoke(**kwargs)
+        except BaseException as exc:  # a signal's SystemExit is a failed sync too
+            if cls.last_built is not None and not isinstance(exc, click.exceptions.Exit):
+                cls.last_built.report("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        if cls.last_built is not None:
+            cls.last_built.report("succeeded")
+
+    def report(self, status: str, error: str | None = None) -> None:
+        """Log the sync summary as one structured line, and write it where configured."""
+        document = self.sync_summary.as_dict(status, error=error)
+        self.logger.info(self.sync_summary.describe(status), extra={"run_summary": document})
+        path = self.config.get("run_summary_path")
+        if path:
+            write_atomically(Path(path), document)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
