@@ -280,3 +280,41 @@ def test_the_run_table_survives_a_database_restart(
     with own_pg.server.connect("postgres") as conn:
         row = conn.execute(f"select status, total_records from {RUNS}").fetchone()  # noqa: S608
     assert row == ("succeeded", 3)
+
+
+def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: Pipeline) -> None:
+    narrow = {"TAP_USAJOBS_KEYWORDS": NURSE}
+    first, second = sorted(expected_ids(pipeline.api, Keyword="nurse"))[:2]
+    bad = {
+        # Closes a year before it was published.
+        first: {
+            "PublicationStartDate": "2026-09-15T00:00:00.0000000Z",
+            "ApplicationCloseDate": "2025-09-15T23:59:59.9970000Z",
+        },
+        # Pays at least more than at most.
+        second: {
+            "PositionRemuneration": [
+                {
+                    "MinimumRange": "90000.0",
+                    "MaximumRange": "60000.0",
+                    "RateIntervalCode": "Per Year",
+                }
+            ]
+        },
+    }
+    assert sorted(pipeline.api.control("postings", {"update": bad})["updated"]) == sorted(bad)
+
+    result = entrypoint(pipeline, **narrow)
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    failures = [line for line in result.stderr.splitlines() if "FAIL" in line]
+    failed_tests = " ".join(failures)
+    assert "closes_at" in failed_tests, failures
+    assert "salary_min" in failed_tests, failures
+    # The load itself committed: the raw rows and the bookmark are there to look at.
+    loaded = pipeline.query(
+        'select count(*) from usajobs.jobs where "MatchedObjectId" in (%s, %s)', first, second
+    )
+    assert loaded == [(2,)]
+    assert json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]
+    assert runs(pipeline)[-1]["status"] == "failed"
