@@ -263,6 +263,17 @@ def check_settings(
                 f"shard_index must be less than shard_count ({count}), got {index}: fix "
                 f"{env_var('shard_index')} or {env_var('shard_count')}."
             )
+    start, end = config.get("start_date"), config.get("historic_end_date")
+    if (
+        not {"start_date", "historic_end_date"} & problems.keys()
+        and isinstance(start, str)
+        and isinstance(end, str)
+        and end < start[:10]
+    ):
+        problems["historic_end_date"] = (
+            f"historic_end_date ({end}) is before start_date ({start[:10]}): fix "
+            f"{env_var('historic_end_date')} or {env_var('start_date')}."
+        )
     return problems
 
 

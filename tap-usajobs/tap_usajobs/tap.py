@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import re
 import typing as t
+from collections import Counter
+from pathlib import Path
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_usajobs.codelists import CODE_LISTS, CodeListStream
@@ -20,9 +22,9 @@ from tap_usajobs.settings import (
     unknown_select_patterns,
 )
 from tap_usajobs.streams import SearchJobsStream
+from tap_usajobs.summary import CountingWriter, SyncSummary, write_atomically
 
 if t.TYPE_CHECKING:
-    import click
     from singer_sdk.streams import Stream
 
 MAX_RESULTS_PER_PAGE = 500
@@ -37,7 +39,7 @@ class TapUsaJobs(Tap):
     name = "tap-usajobs"
     # msgspec writes Singer messages several times faster than the default json encoder;
     # postings are 10-20 KB each, so serialisation is a large share of a sync.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = CountingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -186,6 +188,17 @@ class TapUsaJobs(Tap):
             description="Which shard this task syncs, from 0 to shard_count - 1.",
         ),
         *HISTORIC_SETTINGS,
+        th.Property(
+            "run_summary_path",
+            th.StringType(min_length=1),
+            title="Run summary file",
+            description=(
+                "When set, the tap writes a JSON summary of the sync here when it ends, "
+                "failed or not: records per stream, requests, retries, each Search "
+                "query's reported size and the elapsed time. The same summary is "
+                "always logged."
+            ),
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -258,6 +271,39 @@ class TapUsaJobs(Tap):
                 cls.logger.error(error)  # noqa: TRY400 - the messages are the point
             cls.logger.error("Config validation failed")  # noqa: TRY400
             ctx.exit(1)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Set up the tap and the counters of its sync."""
+        super().__init__(*args, **kwargs)
+        writer = self.message_writer
+        records = writer.records if isinstance(writer, CountingWriter) else None
+        self.sync_summary = SyncSummary(records=records if records is not None else Counter())
+        # The CLI builds the tap inside ``invoke``; keep the latest so ``invoke`` can
+        # report on the sync it ran.
+        type(self).last_built = self
+
+    last_built: t.ClassVar[TapUsaJobs | None] = None
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Run a sync from the command line, then log and write how it went."""
+        cls.last_built = None
+        try:
+            super().invoke(**kwargs)
+        except BaseException as exc:  # a signal's SystemExit is a failed sync too
+            if cls.last_built is not None and not isinstance(exc, click.exceptions.Exit):
+                cls.last_built.report("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        if cls.last_built is not None:
+            cls.last_built.report("succeeded")
+
+    def report(self, status: str, error: str | None = None) -> None:
+        """Log the sync summary as one structured line, and write it where configured."""
+        document = self.sync_summary.as_dict(status, error=error)
+        self.logger.info(self.sync_summary.describe(status), extra={"run_summary": document})
+        path = self.config.get("run_summary_path")
+        if path:
+            write_atomically(Path(path), document)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
