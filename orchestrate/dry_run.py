@@ -3,13 +3,17 @@
     orchestrate/entrypoint.sh --dry-run          (or: python orchestrate/dry_run.py)
 
 The tap starts from the pipeline's saved bookmark (read with ``meltano state get``, never
-written), so it makes the requests the next real run would make. Every RECORD is checked
-against its stream's SCHEMA with the same JSON Schema rules target-postgres applies
-(draft 7, formats checked), and primary keys are checked for repeats. The counts per
+written) with the catalog and stream selection Meltano would give it, so it makes the
+requests the next real run would make. Every RECORD is checked against its stream's
+SCHEMA (JSON Schema draft 7, formats checked: what target-postgres checks when its
+validate_records is on, stricter than our load, which turns it off), for a missing
+primary key, and for NUL characters, which PostgreSQL's COPY refuses. The counts per
 stream are printed as a table on stdout; the tap's own logs go to stderr as usual.
+Repeated keys are counted but are not problems: a posting matching two keywords is sent
+once per keyword, and the target upserts it.
 
-Exit codes: 0 when every record is valid; 65 when any record is invalid or repeats a
-key; the tap's (meltano's) exit code when the extraction itself fails.
+Exit codes: 0 when every record is valid; 65 when any record is invalid; the tap's
+(meltano's) exit code when the extraction itself fails, 128+N when stopped by signal N.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,16 +59,32 @@ class DryRun:
     states: int = 0
     unknown: Counter[str] = field(default_factory=Counter)
 
+    unparsable: int = 0
+
     def feed(self, line: str) -> None:
         """Take one line of the tap's output."""
-        message = json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            self.unparsable += 1
+            self._example(f"a line that is not JSON: {line[:120]!r}")
+            return
         kind = message.get("type")
         if kind == "SCHEMA":
-            self.streams[message["stream"]] = StreamCheck(
-                Draft7Validator(message["schema"], format_checker=FormatChecker()),
-                list(message.get("key_properties") or []),
-            )
+            validator = Draft7Validator(message["schema"], format_checker=FormatChecker())
+            keys = list(message.get("key_properties") or [])
+            known = self.streams.get(message["stream"])
+            if known is None:
+                self.streams[message["stream"]] = StreamCheck(validator, keys)
+            else:  # a stream may send its schema again; its counts go on
+                known.validator, known.key_properties = validator, keys
         elif kind == "RECORD":
+            if "\\u0000" in line:
+                self.streams.setdefault(
+                    message["stream"],
+                    StreamCheck(Draft7Validator({}), []),
+                ).invalid += 1
+                self._example(f"{message['stream']}: a NUL character, which COPY refuses")
             self._check(message["stream"], message["record"])
         elif kind == "STATE":
             self.states += 1
@@ -95,14 +116,16 @@ class DryRun:
 
     @property
     def problems(self) -> int:
-        """Invalid records, repeated keys and records of undeclared streams."""
-        return sum(c.invalid + c.repeated_keys for c in self.streams.values()) + sum(
-            self.unknown.values()
+        """Invalid records, records of undeclared streams and lines that are not JSON."""
+        return (
+            sum(c.invalid for c in self.streams.values())
+            + sum(self.unknown.values())
+            + self.unparsable
         )
 
     def table(self) -> str:
         """Counts per stream as an aligned text table."""
-        rows = [("stream", "records", "invalid", "repeated keys")]
+        rows = [("stream", "records", "invalid", "repeated keys (upserted)")]
         rows += [
             (name, str(c.records), str(c.invalid), str(c.repeated_keys))
             for name, c in sorted(self.streams.items())
@@ -125,20 +148,27 @@ class DryRun:
         )
 
 
-def saved_state(meltano: list[str], state_id: str) -> str | None:
-    """The pipeline's saved state as JSON text, or None before its first run."""
+class DryRunError(Exception):
+    """Something the dry run needs from meltano failed; the message says what."""
+
+
+def _meltano_output(meltano: list[str], *args: str) -> str:
     result = subprocess.run(  # noqa: S603
-        [*meltano, "state", "get", state_id],
-        capture_output=True,
-        text=True,
-        check=False,
+        [*meltano, *args], capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
-        return None
+        msg = f"`meltano {' '.join(args)}` failed ({result.returncode}): {result.stderr[-2000:]}"
+        raise DryRunError(msg)
+    return result.stdout
+
+
+def saved_state(meltano: list[str], state_id: str) -> str | None:
+    """The pipeline's saved state as JSON text, or None before its first run."""
     try:
-        saved = json.loads(result.stdout)
-    except ValueError:
-        return None
+        saved = json.loads(_meltano_output(meltano, "state", "get", state_id))
+    except ValueError as exc:
+        msg = f"`meltano state get {state_id}` did not print JSON: {exc}"
+        raise DryRunError(msg) from exc
     # Meltano keeps the tap's state under "singer_state".
     state = saved.get("singer_state") if isinstance(saved, dict) else None
     return json.dumps(state) if isinstance(state, dict) and state else None
@@ -152,12 +182,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     meltano = [args.meltano, "--environment", args.environment]
+    if os.environ.get("USAJOBS_LOG_FORMAT") == "json":
+        meltano += ["--log-config", str(Path(__file__).with_name("logging-json.yaml"))]
     suffix = os.environ.get("USAJOBS_STATE_ID_SUFFIX")
     state_id = f"{args.environment}:{EXTRACTOR}-to-{LOADER}" + (f":{suffix}" if suffix else "")
     dry_run = DryRun()
     with tempfile.TemporaryDirectory(prefix="usajobs-dry-run.") as scratch:
-        command = [*meltano, "invoke", EXTRACTOR]
-        state = saved_state(meltano, state_id)
+        try:
+            # The catalog with meltano.yml's select (and TAP_USAJOBS__SELECT) applied: with
+            # --state, meltano invoke would skip its own catalog and selection step.
+            catalog = Path(scratch) / "catalog.json"
+            catalog.write_text(_meltano_output(meltano, "invoke", "--dump=catalog", EXTRACTOR))
+            state = saved_state(meltano, state_id)
+        except DryRunError as exc:
+            print(f"dry run failed: {exc}", file=sys.stderr)
+            return 1
+        command = [*meltano, "invoke", EXTRACTOR, "--catalog", str(catalog)]
         if state is not None:
             state_file = Path(scratch) / "state.json"
             state_file.write_text(state)
@@ -170,11 +210,16 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as tap:  # noqa: S603
+            # Stopping the dry run stops the extraction too.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda number, _frame: tap.send_signal(number))
             assert tap.stdout is not None
             for line in tap.stdout:
                 if line.strip():
                     dry_run.feed(line)
         exit_code = tap.returncode
+        if exit_code < 0:
+            exit_code = 128 - exit_code
 
     print(dry_run.table())
     for example in dry_run.examples:

@@ -49,6 +49,7 @@
 set -euo pipefail
 
 readonly EX_CONFIG=64
+readonly EX_DATAERR=65
 readonly EX_UNAVAILABLE=69
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -66,6 +67,7 @@ log() {
     message="${message//$'\n'/\\n}"
     message="${message//$'\r'/\\r}"
     message="${message//$'\t'/\\t}"
+    message="${message//[[:cntrl:]]/ }"
     printf '{"severity":"%s","message":"%s","component":"entrypoint","run_id":"%s"}\n' \
       "$severity" "$message" "$run_id" >&2
   else
@@ -86,6 +88,10 @@ backfill_start="" backfill_end=""
 case "${1:-}" in
   --dry-run)
     mode=dry-run
+    if (($# != 1)); then
+      log ERROR "--dry-run takes no other arguments (it runs the tap as the next run would)."
+      exit "$EX_CONFIG"
+    fi
     shift
     ;;
   --backfill)
@@ -112,11 +118,31 @@ case "${1:-}" in
     exit "$EX_CONFIG"
     ;;
 esac
+# Jobs and blocks only from here: an option after a job name would reach `meltano run`
+# (whose own --dry-run runs nothing and succeeds).
+for arg in "$@"; do
+  if [[ "$arg" == -* ]]; then
+    log ERROR "options go first: '$arg' after a job or block name is not accepted."
+    exit "$EX_CONFIG"
+  fi
+done
+if [[ -n "$run_id" && ! "$run_id" =~ ^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$ ]]; then
+  run_id=""
+  log ERROR "USAJOBS_RUN_ID must be a UUID (meltano run --run-id takes only that)."
+  exit "$EX_CONFIG"
+fi
 
 # SIGTERM/SIGINT: before meltano starts, stop here (as a container's PID 1, bash would
 # otherwise ignore SIGTERM); once it runs, forward the signal to meltano (see below).
 child=""
+phase=starting
 stop() {
+  if [[ -z "$child" && "$phase" == recording ]]; then
+    # The run itself is over (its data committed or not, as its status says); only its
+    # record in usajobs_ops.pipeline_runs may be missing.
+    log WARNING "received $1 while recording the run; exiting with the run's status"
+    exit "$status"
+  fi
   if [[ -z "$child" ]]; then
     log "received $1 before the run started"
     exit $((128 + $(kill -l "$1")))
@@ -147,6 +173,11 @@ if [[ ! "$TAP_USAJOBS_USER_AGENT" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:
   exit "$EX_CONFIG"
 fi
 
+# The run table's and the alert's own settings (USAJOBS_ALERT_*, USAJOBS_RUNLOG_*).
+if ! "$python_bin" "$root/orchestrate/runlog.py" check; then
+  exit "$EX_CONFIG"
+fi
+
 # Cloud runtimes: a DATABASE_URL secret becomes libpq's PG* variables, and Cloud Run's
 # task index and count pick this task's shard with its own state ID
 # (orchestrate/cloud_env.py, which prints its own one-line reason on failure).
@@ -155,6 +186,11 @@ if ! cloud_exports="$("$python_bin" "$root/orchestrate/cloud_env.py")"; then
 fi
 eval "$cloud_exports"
 unset DATABASE_URL
+
+if [[ "$mode" == backfill && -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
+  log ERROR "--backfill runs as a single task: set the job's task count to 1 (it is $USAJOBS_STATE_ID_SUFFIX)."
+  exit "$EX_CONFIG"
+fi
 
 # Fail before extracting anything when the database cannot be reached, with libpq's
 # own reason, and make sure meltano's system schema exists (orchestrate/preflight.py).
@@ -171,6 +207,15 @@ fi
 export USAJOBS_RUN_ID="$run_id"
 meltano=("$meltano_bin" --environment "$environment")
 [[ "$log_format" != json ]] || meltano+=(--log-config "$root/orchestrate/logging-json.yaml")
+
+# Shards start together: they take turns at meltano's own migrations, which any meltano
+# command (the settings check below included) would otherwise run all at once.
+if [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
+  if ! "$python_bin" "$root/orchestrate/pg_lock.py" usajobs-migrate -- "$meltano_bin" upgrade database; then
+    log ERROR "meltano's system database could not be migrated (MELTANO_DATABASE_URI, ADR 0008)."
+    exit "$EX_UNAVAILABLE"
+  fi
+fi
 
 # Every other setting (numbers, lists, URLs, dates, shards, stream selection) is checked by
 # the tap itself, as a run would check it, without a request: --test=schema only writes
@@ -236,8 +281,7 @@ elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
   # then run dbt while holding a lock, so shards that finish together take turns and
   # the last one builds the models over everything loaded.
   lock=("$python_bin" "$root/orchestrate/pg_lock.py")
-  run "${lock[@]}" usajobs-migrate -- "$meltano_bin" upgrade database || status=$?
-  ((status != 0)) || run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
+  run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
     "${meltano[@]}" run --run-id "$run_id" \
     --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" tap-usajobs target-postgres || status=$?
   if ((status == 0)); then
@@ -252,14 +296,19 @@ else
   run "${meltano[@]}" run --run-id "$run_id" "$@" || status=$?
 fi
 
+phase=recording
 if [[ "$mode" != dry-run ]]; then
-  # Record the outcome; a sharp drop in a query's result count fails a run that
-  # otherwise succeeded with 65, so the scheduler's failure alert fires.
-  "${runlog[@]}" finish --run-id "$run_id" --exit-code "$status" \
-    --summary "$TAP_USAJOBS_RUN_SUMMARY_PATH" || {
-    finish=$?
-    ((status != 0)) || status=$finish
-  }
+  # Record the outcome. A sharp drop in a query's result count fails a run that otherwise
+  # succeeded with 65, so the scheduler's failure alert fires; any other trouble
+  # recording the run is logged by runlog.py and leaves the run's own status alone.
+  finish=0
+  "${runlog[@]}" finish --run-id "$run_id" --exit-code "$status" --job "$job" --mode "$mode" \
+    --summary "$TAP_USAJOBS_RUN_SUMMARY_PATH" || finish=$?
+  if ((finish == EX_DATAERR && status == 0)); then
+    status=$EX_DATAERR
+  elif ((finish != 0 && finish != EX_DATAERR)); then
+    log WARNING "could not record the outcome in usajobs_ops.pipeline_runs (runlog.py exited $finish)"
+  fi
 fi
 
 if ((status == 0)); then

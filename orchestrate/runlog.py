@@ -2,17 +2,21 @@
 
 ``orchestrate/entrypoint.sh`` calls this around every run:
 
-    runlog.py start  --run-id UUID --job NAME --mode run|dry-run|backfill
-    runlog.py finish --run-id UUID --exit-code N [--summary tap-summary.json]
+    runlog.py check                  # the settings below; exit 64 if one is malformed
+    runlog.py start  --run-id UUID --job NAME --mode run|backfill
+    runlog.py finish --run-id UUID --exit-code N --job NAME --mode MODE [--summary FILE]
 
 ``start`` records a ``running`` row; ``finish`` records how the run ended, with the tap's
 summary (records per stream, requests, retries, each query's reported size; written by
 the tap's ``run_summary_path`` setting). ``finish`` then compares each query's size
-with the same query's last full scan: when a full scan finds USAJOBS_ALERT_DROP_PERCENT
-(default 50; 0 turns the check off) fewer postings than the previous one, the drop is
+with the same query's last full scan in the same Meltano environment: when a full scan
+finds USAJOBS_ALERT_DROP_PERCENT (default 50; 0 turns the check off) fewer postings than
+the previous one, for a query that had at least USAJOBS_ALERT_MIN_ROWS (20), the drop is
 logged as an error and ``finish`` exits 65, so the execution fails and alerting sees
 it. The rows were loaded and state saved: the alert asks a person to look (a changed
-API, a key with fewer rights, a filter typo), it does not undo anything.
+API, a key with fewer rights, a filter typo), it does not undo anything. On Cloud Run a
+retried task (the same CLOUD_RUN_EXECUTION and task index) carries an earlier attempt's
+alert over, so a retry that happens to be incremental cannot hide it.
 
 The database is reached through libpq's PG* variables, like target-postgres. Every
 statement is retried on a lost connection for up to USAJOBS_RUNLOG_RETRY_SECONDS
@@ -30,23 +34,27 @@ import socket
 import sys
 import time
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+EX_CONFIG = 64  # sysexits: a setting is malformed
 EX_DATAERR = 65  # sysexits: the run worked, but its input looks wrong
 SCHEMA = "usajobs_ops"
 
 DDL = f"""
-create table {SCHEMA}.pipeline_runs (
+create table if not exists {SCHEMA}.pipeline_runs (
     run_id uuid primary key,
     job text not null,
     mode text not null,
     environment text,
     shard text,
     host text,
+    execution text,
+    task_index integer,
     started_at timestamptz not null,
     ended_at timestamptz,
     status text not null,
@@ -69,11 +77,13 @@ def ensure_table(conn: psycopg.Connection[t.Any]) -> None:
     """Create the table on first use; shards starting together take turns at it."""
     if conn.execute("select to_regclass(%s)", [f"{SCHEMA}.pipeline_runs"]).fetchone()[0]:
         return
+    # The catalog this transaction sees may predate another shard's commit, so the
+    # statements themselves must tolerate what the lock holder made: IF NOT EXISTS.
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{SCHEMA}.pipeline_runs"])
-    if conn.execute("select to_regclass(%s)", [f"{SCHEMA}.pipeline_runs"]).fetchone()[0]:
-        return
     if not conn.execute("select 1 from pg_namespace where nspname = %s", [SCHEMA]).fetchone():
-        conn.execute(f"create schema {SCHEMA}")
+        # Looked up first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even
+        # when a DBA has made the schema.
+        conn.execute(f"create schema if not exists {SCHEMA}")
     conn.execute(DDL)
 
 
@@ -121,62 +131,114 @@ class RunLog:
             ensure_table(conn)
             conn.execute(
                 f"insert into {SCHEMA}.pipeline_runs"  # noqa: S608  # a constant schema
-                " (run_id, job, mode, environment, shard, host, started_at, status)"
-                " values (%s, %s, %s, %s, %s, %s, now(), 'running')"
+                " (run_id, job, mode, environment, shard, host, execution, task_index,"
+                " started_at, status)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, now(), 'running')"
                 " on conflict (run_id) do nothing",
-                [
-                    run_id,
-                    job,
-                    mode,
-                    os.environ.get("MELTANO_ENVIRONMENT", "dev"),
-                    os.environ.get("USAJOBS_STATE_ID_SUFFIX") or None,
-                    socket.gethostname(),
-                ],
+                [run_id, job, mode, *where_it_runs()],
             )
 
         self.execute(insert)
 
     def finish(
         self,
-        run_id: str,
+        run: dict[str, str],
         exit_code: int,
         summary: dict[str, t.Any] | None,
-        drop_percent: float,
-        min_rows: int,
+        settings: Settings,
     ) -> list[dict[str, t.Any]]:
-        """Record how the run ended; return the result-count drops it alerts on."""
+        """Record how the run ended; return the result-count drops it alerts on.
 
-        def update(conn: psycopg.Connection[t.Any]) -> list[dict[str, t.Any]]:
+        An upsert: a run whose ``start`` could not be recorded still gets its row.
+        """
+        run_id = run["run_id"]
+
+        def record(conn: psycopg.Connection[t.Any]) -> list[dict[str, t.Any]]:
             ensure_table(conn)
             counts = query_counts(summary)
             alerts: list[dict[str, t.Any]] = []
-            if exit_code == 0 and drop_percent > 0:
-                alerts = find_drops(conn, run_id, counts, drop_percent, min_rows)
-            status = "succeeded" if exit_code == 0 else "failed"
-            if alerts:
-                status = "alerted"
-            conn.execute(
-                f"update {SCHEMA}.pipeline_runs set"  # noqa: S608  # a constant schema
-                " ended_at = now(), status = %s, exit_code = %s, records = %s,"
-                " total_records = %s, requests = %s, retries = %s, query_counts = %s,"
-                " alerts = %s, tap_summary = %s"
-                " where run_id = %s",
+            if exit_code == 0 and settings.drop_percent > 0:
+                alerts = find_drops(conn, run_id, counts, settings)
+                alerts = alerts or carried_over_alerts(conn, run_id)
+            status = "alerted" if alerts else "succeeded" if exit_code == 0 else "failed"
+            summary_ = summary or {}
+            started = summary_.get("started_at")
+            inserted = conn.execute(
+                f"insert into {SCHEMA}.pipeline_runs as runs"  # noqa: S608  # a constant schema
+                " (run_id, job, mode, environment, shard, host, execution, task_index,"
+                "  started_at, ended_at, status, exit_code, records, total_records, requests,"
+                "  retries, query_counts, alerts, tap_summary)"
+                " values (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()),"
+                "  now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " on conflict (run_id) do update set ended_at = excluded.ended_at,"
+                "  status = excluded.status, exit_code = excluded.exit_code,"
+                "  records = excluded.records, total_records = excluded.total_records,"
+                "  requests = excluded.requests, retries = excluded.retries,"
+                "  query_counts = excluded.query_counts, alerts = excluded.alerts,"
+                "  tap_summary = excluded.tap_summary"
+                " returning (xmax = 0)",
                 [
+                    run_id,
+                    run["job"],
+                    run["mode"],
+                    *where_it_runs(),
+                    started,
                     status,
                     EX_DATAERR if alerts else exit_code,
-                    Jsonb((summary or {}).get("records")),
-                    (summary or {}).get("total_records"),
-                    (summary or {}).get("total_requests"),
-                    (summary or {}).get("total_retries"),
-                    Jsonb(counts),
-                    Jsonb(alerts or None),
-                    Jsonb(summary),
-                    run_id,
+                    _json(summary_.get("records")),
+                    summary_.get("total_records"),
+                    summary_.get("total_requests"),
+                    summary_.get("total_retries"),
+                    _json(counts or None),
+                    _json(alerts or None),
+                    _json(summary),
                 ],
-            )
+            ).fetchone()
+            if inserted and inserted[0]:
+                log(
+                    "WARNING", "the run's start was not recorded; its row starts now", run_id=run_id
+                )
             return alerts
 
-        return t.cast("list[dict[str, t.Any]]", self.execute(update))
+        return t.cast("list[dict[str, t.Any]]", self.execute(record))
+
+
+def _json(value: t.Any) -> Jsonb | None:  # noqa: ANN401
+    """A jsonb parameter, or SQL NULL (not JSON null) for nothing."""
+    return None if value is None else Jsonb(value)
+
+
+def where_it_runs() -> list[t.Any]:
+    """Environment, shard, host, Cloud Run execution and task index of this run."""
+    index = os.environ.get("CLOUD_RUN_TASK_INDEX", "")
+    return [
+        os.environ.get("MELTANO_ENVIRONMENT", "dev"),
+        os.environ.get("USAJOBS_STATE_ID_SUFFIX") or None,
+        socket.gethostname(),
+        os.environ.get("CLOUD_RUN_EXECUTION") or None,
+        int(index) if index.isdigit() else None,
+    ]
+
+
+def carried_over_alerts(conn: psycopg.Connection[t.Any], run_id: str) -> list[dict[str, t.Any]]:
+    """An earlier attempt's alert, when this run is a retry of the same Cloud Run task.
+
+    Cloud Run retries a task that exited 65. The retry is usually incremental (the first
+    attempt finished its full scan), compares nothing and would succeed, and the
+    execution would count as succeeded: carrying the alert over keeps it failed.
+    """
+    _, _, _, execution, task_index = where_it_runs()
+    if execution is None:
+        return []
+    row = conn.execute(
+        f"select run_id, alerts from {SCHEMA}.pipeline_runs"  # noqa: S608
+        " where execution = %s and task_index is not distinct from %s and run_id <> %s"
+        " and status = 'alerted' order by started_at desc limit 1",
+        [execution, task_index, run_id],
+    ).fetchone()
+    if row is None:
+        return []
+    return [{**alert, "carried_over_from": str(row[0])} for alert in row[1] or []]
 
 
 def query_counts(summary: dict[str, t.Any] | None) -> dict[str, dict[str, t.Any]]:
@@ -189,14 +251,15 @@ def find_drops(
     conn: psycopg.Connection[t.Any],
     run_id: str,
     counts: dict[str, dict[str, t.Any]],
-    drop_percent: float,
-    min_rows: int,
+    settings: Settings,
 ) -> list[dict[str, t.Any]]:
     """Queries whose full, complete scan found far fewer postings than the last one did.
 
     Only full scans compare: an incremental run asks for recent postings only, so its
-    counts are small by design.
+    counts are small by design. Only runs of the same Meltano environment compare: dev
+    may point at a fake API while sharing prod's database.
     """
+    environment = where_it_runs()[0]
     alerts = []
     for label, count in counts.items():
         if not (count.get("full_scan") and count.get("complete")):
@@ -204,17 +267,19 @@ def find_drops(
         row = conn.execute(
             f"select run_id, (query_counts -> %s ->> 'reported')::bigint"  # noqa: S608
             f" from {SCHEMA}.pipeline_runs"
-            " where run_id <> %s and status in ('succeeded', 'alerted')"
-            f" and started_at < (select started_at from {SCHEMA}.pipeline_runs where run_id = %s)"
+            " where run_id <> %s and environment = %s"
+            " and status in ('succeeded', 'alerted')"
+            " and started_at < coalesce("
+            f"   (select started_at from {SCHEMA}.pipeline_runs where run_id = %s), now())"
             " and (query_counts -> %s ->> 'full_scan')::boolean"
             " and (query_counts -> %s ->> 'complete')::boolean"
             " order by started_at desc limit 1",
-            [label, run_id, run_id, label, label],
+            [label, run_id, environment, run_id, label, label],
         ).fetchone()
-        if row is None or row[1] is None or row[1] < min_rows:
+        if row is None or row[1] is None or row[1] < settings.min_rows:
             continue
         previous, now = int(row[1]), int(count.get("reported") or 0)
-        if now < previous * (1 - drop_percent / 100):
+        if now < previous * (1 - settings.drop_percent / 100):
             alerts.append(
                 {
                     "query": label,
@@ -241,32 +306,73 @@ def read_summary(path: str | None) -> dict[str, t.Any] | None:
     return document if isinstance(document, dict) else None
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The alert's and the run table's settings, from the environment."""
+
+    drop_percent: float
+    min_rows: int
+    retry_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: t.Mapping[str, str]) -> Settings:
+        """Read them, or raise ValueError naming the variable and what it must be."""
+
+        def number(name: str, default: str, low: float, high: float | None = None) -> float:
+            raw = environ.get(name, default)
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not (value >= low and (high is None or value <= high)):
+                limit = f"from {low:g} to {high:g}" if high is not None else f"{low:g} or more"
+                msg = f"{name} must be a number {limit}, got {raw!r}."
+                raise ValueError(msg)
+            return value
+
+        min_rows = number("USAJOBS_ALERT_MIN_ROWS", "20", 0)
+        if min_rows != int(min_rows):
+            msg = f"USAJOBS_ALERT_MIN_ROWS must be a whole number, got {min_rows:g}."
+            raise ValueError(msg)
+        return cls(
+            drop_percent=number("USAJOBS_ALERT_DROP_PERCENT", "50", 0, 100),
+            min_rows=int(min_rows),
+            retry_seconds=number("USAJOBS_RUNLOG_RETRY_SECONDS", "60", 0),
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command and run it; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("start")
-    start.add_argument("--run-id", required=True)
-    start.add_argument("--job", required=True)
-    start.add_argument("--mode", default="run")
-    finish = commands.add_parser("finish")
-    finish.add_argument("--run-id", required=True)
+    commands.add_parser("check")
+    for name in ("start", "finish"):
+        command = commands.add_parser(name)
+        command.add_argument("--run-id", required=True)
+        command.add_argument("--job", required=True)
+        command.add_argument("--mode", default="run")
+    finish = commands.choices["finish"]
     finish.add_argument("--exit-code", type=int, required=True)
     finish.add_argument("--summary")
     args = parser.parse_args(argv)
 
-    runlog = RunLog(float(os.environ.get("USAJOBS_RUNLOG_RETRY_SECONDS", "60")))
+    try:
+        settings = Settings.from_env(os.environ)
+    except ValueError as exc:
+        log("ERROR", str(exc))
+        return EX_CONFIG
+    if args.command == "check":
+        return 0
+    runlog = RunLog(settings.retry_seconds)
     try:
         if args.command == "start":
             runlog.start(args.run_id, args.job, args.mode)
             return 0
-        summary = read_summary(args.summary)
         alerts = runlog.finish(
-            args.run_id,
+            {"run_id": args.run_id, "job": args.job, "mode": args.mode},
             args.exit_code,
-            summary,
-            drop_percent=float(os.environ.get("USAJOBS_ALERT_DROP_PERCENT", "50")),
-            min_rows=int(os.environ.get("USAJOBS_ALERT_MIN_ROWS", "20")),
+            read_summary(args.summary),
+            settings,
         )
     except psycopg.Error as exc:
         log(
@@ -275,13 +381,16 @@ def main(argv: list[str] | None = None) -> int:
             run_id=args.run_id,
             reason=" ".join(str(exc).split()),
         )
-        return 0 if args.command == "finish" else 1
+        return 1
     for alert in alerts:
+        carried = alert.get("carried_over_from")
         log(
             "ERROR",
             f"result count of {alert['query']} dropped {alert['drop_percent']}% since the "
-            f"last full scan ({alert['previous']} -> {alert['now']}); the rows are loaded, "
-            "check the API, the key and the filters (docs/runbook.md)",
+            f"last full scan ({alert['previous']} -> {alert['now']})"
+            + (f", found by attempt {carried} of this task" if carried else "")
+            + "; the rows are loaded, check the API, the key and the filters"
+            " (docs/runbook.md)",
             run_id=args.run_id,
             event="result_count_drop",
             **alert,

@@ -318,3 +318,104 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     assert loaded == [(2,)]
     assert json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]
     assert runs(pipeline)[-1]["status"] == "failed"
+
+
+def _runlog(
+    server: devenv.Postgres, database: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [str(ROOT / ".venv" / "bin" / "python"), RUNLOG, *args],
+        env={**server.env(database), "PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _full_scan(tmp_path: Path, name: str, reported: int, *, full: bool = True) -> str:
+    path = tmp_path / f"{name}.json"
+    query = {"reported": reported, "full_scan": full, "complete": True}
+    path.write_text(json.dumps({"records": {"jobs": reported}, "queries": {"q": query}}))
+    return str(path)
+
+
+def test_the_drop_alert_survives_a_cloud_run_retry_and_ignores_other_environments(
+    pg_server: devenv.Postgres, database: str, tmp_path: Path
+) -> None:
+    def finish(run_id: str, summary: str, **env: str) -> subprocess.CompletedProcess[str]:
+        common = ("--run-id", run_id, "--job", "usajobs-elt")
+        started = _runlog(pg_server, database, "start", *common, **env)
+        assert started.returncode == 0, started.stderr
+        return _runlog(
+            pg_server, database, "finish", *common, "--exit-code", "0", "--summary", summary, **env
+        )
+
+    ids = [f"6f1c2a4e-0000-4000-8000-00000000000{i}" for i in range(5)]
+    assert finish(ids[0], _full_scan(tmp_path, "a", 100)).returncode == 0
+    # A dev run against a fake with 10 postings is not prod's baseline, nor the reverse.
+    assert finish(ids[1], _full_scan(tmp_path, "b", 10), MELTANO_ENVIRONMENT="prod").returncode == 0
+
+    task = {"CLOUD_RUN_EXECUTION": "usajobs-elt-x7k2p", "CLOUD_RUN_TASK_INDEX": "0"}
+    dropped = finish(ids[2], _full_scan(tmp_path, "c", 30), **task)
+    assert dropped.returncode == EX_DATAERR, dropped.stderr
+    # Cloud Run retries the task; the retry is incremental and compares nothing itself.
+    retried = finish(ids[3], _full_scan(tmp_path, "d", 2, full=False), **task)
+    assert retried.returncode == EX_DATAERR, retried.stderr
+    assert "found by attempt" in retried.stderr
+    # Another execution starts clean.
+    fresh = finish(ids[4], _full_scan(tmp_path, "e", 2, full=False), CLOUD_RUN_EXECUTION="y")
+    assert fresh.returncode == 0, fresh.stderr
+
+    with pg_server.connect(database) as conn:
+        rows = conn.execute(
+            f"select status, alerts is null from {RUNS} order by started_at"  # noqa: S608
+        ).fetchall()
+    assert rows == [
+        ("succeeded", True),
+        ("succeeded", True),
+        ("alerted", False),
+        ("alerted", False),
+        ("succeeded", True),
+    ]
+
+
+def test_finish_records_a_run_whose_start_was_not_recorded(
+    pg_server: devenv.Postgres, database: str, tmp_path: Path
+) -> None:
+    run_id = "6f1c2a4e-0000-4000-8000-0000000000aa"
+    common = ("--run-id", run_id, "--job", "usajobs-elt")
+    summary = _full_scan(tmp_path, "a", 40)
+
+    result = _runlog(
+        pg_server, database, "finish", *common, "--exit-code", "1", "--summary", summary
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "start was not recorded" in result.stderr
+    with pg_server.connect(database) as conn:
+        row = conn.execute(f"select status, exit_code, total_records from {RUNS}").fetchone()  # noqa: S608
+    assert row == ("failed", 1, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "USAJOBS_ALERT_DROP_PERCENT",
+            "",
+            "USAJOBS_ALERT_DROP_PERCENT must be a number from 0 to 100",
+        ),
+        ("USAJOBS_ALERT_DROP_PERCENT", "150", "got '150'"),
+        ("USAJOBS_ALERT_MIN_ROWS", "2.5", "USAJOBS_ALERT_MIN_ROWS must be a whole number"),
+        ("USAJOBS_RUNLOG_RETRY_SECONDS", "soon", "USAJOBS_RUNLOG_RETRY_SECONDS must be a number"),
+    ],
+)
+def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(
+    pipeline: Pipeline, name: str, value: str, message: str
+) -> None:
+    result = entrypoint(pipeline, **{name: value})
+
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert search_requests(pipeline.api) == []

@@ -204,11 +204,13 @@ class HistoricJoaStream(UsaJobsStream):
             if isinstance(entry, dict) and isinstance(entry.get("context"), dict)
         }
         end_date = self.config.get("historic_end_date")
-        last = min(today, date.fromisoformat(end_date)) if end_date else today
-        windows = month_windows(first, last)
-        if end_date and windows and windows[-1].end > last:
-            # A backfill stops at its end date, not at the end of that month.
-            windows[-1] = Window(windows[-1].start, last)
+        end = date.fromisoformat(end_date) if end_date else None
+        windows = month_windows(first, min(today, end) if end else today)
+        if end and end < today and windows and windows[-1].end > end:
+            # A backfill stops at its end date, not at the end of that month. (An end
+            # date from today on changes nothing: clipping at today would give the
+            # current month a new partition key every day.)
+            windows[-1] = Window(windows[-1].start, end)
         due = [
             window
             for window in windows

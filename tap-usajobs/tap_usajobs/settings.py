@@ -20,6 +20,7 @@ import json
 import math
 import re
 import typing as t
+from datetime import date
 from urllib.parse import urlsplit
 
 from tap_usajobs.normalize import parse_datetime
@@ -31,6 +32,7 @@ ENV_PREFIX = "TAP_USAJOBS_"
 #: Loose on purpose: USAJobs only needs something that is plainly an email address.
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _SHOWN_CHARS = 60
 
@@ -43,6 +45,7 @@ EXPECTED = {
     "keywords": 'a JSON array of strings such as ["data engineering", "nurse"]',
     "search_params": 'a JSON object such as {"Organization": "AF"}',
     "historic_params": 'a JSON object such as {"HiringAgencyCodes": "VATA"}',
+    "historic_end_date": "a date as YYYY-MM-DD such as 2026-06-30",
 }
 
 CONFIG_HINT = (
@@ -168,6 +171,16 @@ def _parse_object(value: object) -> dict[str, t.Any]:
     return parsed
 
 
+def _parse_date(value: str) -> str:
+    """A calendar date written YYYY-MM-DD, as the historic windows compare it."""
+    if not _DATE.match(value.strip()):
+        raise _InvalidError
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise _InvalidError from None
+
+
 def _parse_string(name: str, value: object, schema: Mapping[str, t.Any]) -> str:
     if not isinstance(value, str):
         raise _InvalidError
@@ -181,6 +194,8 @@ def _parse_string(name: str, value: object, schema: Mapping[str, t.Any]) -> str:
         if parsed is None:
             raise _InvalidError
         return parsed
+    if schema.get("format") == "date":
+        return _parse_date(value)
     if name == "user_agent" and not EMAIL.match(value):
         raise _InvalidError
     if name == "api_key" and value != value.strip():

@@ -303,7 +303,10 @@ class TapUsaJobs(Tap):
         self.logger.info(self.sync_summary.describe(status), extra={"run_summary": document})
         path = self.config.get("run_summary_path")
         if path:
-            write_atomically(Path(path), document)
+            try:
+                write_atomically(Path(path), document)
+            except OSError as exc:  # the sync's outcome stands; the summary is in the log
+                self.logger.warning("Could not write run_summary_path %s: %s", path, exc)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""

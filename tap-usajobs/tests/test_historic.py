@@ -465,3 +465,28 @@ def test_an_end_date_before_the_start_date_is_a_config_error(config: dict[str, A
     assert any(
         "historic_end_date (2025-01-01) is before start_date" in e for e in raised.value.errors
     )
+
+
+@pytest.mark.parametrize("value", ["2026-3-1", "2026-03-01T00:00:00Z", "20260301", "2026-02-30"])
+def test_an_end_date_must_be_a_calendar_date(config: dict[str, Any], value: str) -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapUsaJobs(config={**config, "historic_end_date": value}, parse_env_config=False)
+
+    assert any(error.startswith("historic_end_date must be") for error in raised.value.errors)
+
+
+def test_an_end_date_from_today_on_keeps_the_regular_windows(
+    api: FakeUsaJobsServer, config: dict[str, Any]
+) -> None:
+    later = (TODAY + timedelta(days=40)).isoformat()
+
+    def polled(settings: dict[str, Any]) -> set[tuple[str, str]]:
+        control(api, "reset-stats", {})
+        run(settings, "historic_jobs")
+        return {
+            (r["params"]["StartPositionOpenDate"], r["params"]["EndPositionOpenDate"])
+            for r in keyless_requests(api)
+            if "continuationtoken" not in r["params"]
+        }
+
+    assert polled({**config, "historic_end_date": later}) == polled(config)
