@@ -23,7 +23,7 @@ MAX_RESULTS_PER_PAGE = 500
 _CONFIG_HINT = (
     "Settings come from the tap's --config file or, under Meltano, from "
     "TAP_USAJOBS_<SETTING> environment variables (e.g. TAP_USAJOBS_API_KEY, "
-    "TAP_USAJOBS_USER_AGENT); `meltano config tap-usajobs list` shows them."
+    "TAP_USAJOBS_USER_AGENT); `meltano config list tap-usajobs` shows them."
 )
 
 
