@@ -45,7 +45,8 @@ RUN MELTANO_DATABASE_URI=sqlite:////tmp/build-meltano.db UV_NO_CACHE=1 UV_COMPIL
 
 COPY transform/ transform/
 COPY orchestrate/entrypoint.sh orchestrate/healthcheck.sh orchestrate/preflight.py \
-     orchestrate/cloud_env.py orchestrate/pg_lock.py orchestrate/
+     orchestrate/cloud_env.py orchestrate/pg_lock.py orchestrate/runlog.py \
+     orchestrate/dry_run.py orchestrate/logging-json.yaml orchestrate/
 
 # --- runtime ----------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime

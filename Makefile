@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run test test-tap test-project lint lock clean docs
+.PHONY: help install demo run dry-run test test-tap test-project lint lock clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ demo: install ## Whole pipeline against the bundled fake API (no key needed); pr
 
 run: install ## Whole pipeline against the real API; needs USAJOBS_API_KEY and USAJOBS_USER_AGENT
 	$(BIN)/python orchestrate/local.py run
+
+dry-run: install ## Extract from the saved bookmark and validate every record; loads nothing
+	orchestrate/entrypoint.sh --dry-run
 
 test: lint test-tap test-project ## The whole test suite: lint, the tap's tests, then end to end
 

@@ -36,6 +36,13 @@ resource "google_cloud_run_v2_job" "pipeline" {
           value = "prod"
         }
 
+        # One JSON object per log line with Cloud Logging's severity and message keys,
+        # each carrying the run's run_id (orchestrate/logging-json.yaml).
+        env {
+          name  = "USAJOBS_LOG_FORMAT"
+          value = "json"
+        }
+
         env {
           name  = "TAP_USAJOBS_USER_AGENT"
           value = var.usajobs_user_agent

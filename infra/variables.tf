@@ -118,9 +118,9 @@ variable "extra_env" {
     # The job sets these itself; a duplicate env name is an API error or a silent override.
     condition = length(setintersection(keys(var.extra_env), [
       "TAP_USAJOBS_API_KEY", "TAP_USAJOBS_USER_AGENT", "DATABASE_URL", "MELTANO_ENVIRONMENT",
-      "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_TASK_ATTEMPT",
+      "USAJOBS_LOG_FORMAT", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_TASK_ATTEMPT",
     ])) == 0
-    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, CLOUD_RUN_*)."
+    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, USAJOBS_LOG_FORMAT, CLOUD_RUN_*)."
   }
 
   validation {

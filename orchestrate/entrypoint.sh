@@ -2,6 +2,8 @@
 # Start one pipeline run: what a container, cron or Cloud Run Job calls.
 #
 #   orchestrate/entrypoint.sh [JOB_OR_BLOCKS...]     default: usajobs-elt
+#   orchestrate/entrypoint.sh --dry-run              extract and validate; load nothing
+#   orchestrate/entrypoint.sh --backfill START END   historic streams for a date window
 #
 # Configured only through the environment:
 #   TAP_USAJOBS_API_KEY, TAP_USAJOBS_USER_AGENT   required (TAP_USAJOBS_* for the rest)
@@ -11,6 +13,23 @@
 #   MELTANO_BIN                                   default: meltano on PATH, else .venv/bin/meltano
 #   DATABASE_URL                                  instead of PG*: a postgresql:// URL (a secret)
 #   CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_COUNT    set by Cloud Run Jobs: this task's shard
+#   USAJOBS_LOG_FORMAT                            text (default) or json: one JSON object per
+#                                                 line, Cloud Logging's keys (severity, message)
+#   USAJOBS_RUN_ID                                default: a new UUID; in every log line
+#   USAJOBS_ALERT_DROP_PERCENT                    default 50; 0 turns the result-count alert off
+#
+# Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
+# carries it) and recorded with its outcome, record counts, requests and retries in
+# usajobs_ops.pipeline_runs (orchestrate/runlog.py).
+#
+# Modes:
+#   --dry-run   runs the tap from the saved bookmark, validates every record against its
+#               stream's schema and prints counts per stream (orchestrate/dry_run.py).
+#               Nothing is loaded and no state is saved. Exit 65 if a record is invalid.
+#   --backfill  reads historic_jobs and announcement_texts for opening dates START..END
+#               (YYYY-MM-DD) under their own state ID (<env>:...:backfill), from scratch
+#               each time, so the regular bookmark is neither used nor moved; then dbt
+#               builds and tests historic_job_listings and the models it reads.
 #
 # Sharded (task count > 1): the usajobs-elt job loads this task's share of the queries
 # under its own state ID (<env>:tap-usajobs-to-target-postgres:shard-I-of-N), then runs
@@ -19,10 +38,14 @@
 #
 # Exit codes:
 #   0   the run succeeded
-#   64  configuration is missing or malformed (nothing was fetched)
+#   64  configuration is missing or malformed: a required variable, or any tap setting
+#       or stream selection the tap rejects (nothing was fetched)
+#   65  the run loaded its data, but a query's result count dropped sharply since the
+#       last full scan (an alert, see docs/runbook.md); or, with --dry-run, invalid records
 #   69  the database is unreachable, or meltano's system schema cannot be created
 #       (nothing was fetched)
-#   *   the run failed: meltano's own exit code (1), or 128+N when stopped by signal N.
+#   *   the run failed: meltano's own exit code (1, also after SIGINT: "Aborted!"),
+#       143 after SIGTERM, or 128+N when signal N arrived before meltano started.
 #       State is only advanced for data the target committed, so the next run resumes.
 set -euo pipefail
 
@@ -31,7 +54,65 @@ readonly EX_UNAVAILABLE=69
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+log_format="${USAJOBS_LOG_FORMAT:-text}"
+run_id="${USAJOBS_RUN_ID:-}"
+# One line per message on stderr; in JSON for log collectors that read fields.
+log() {
+  local severity=INFO
+  if [[ "$1" == ERROR || "$1" == WARNING ]]; then severity="$1"; shift; fi
+  if [[ "$log_format" == json ]]; then
+    local message="$*"
+    message="${message//\\/\\\\}"
+    message="${message//\"/\\\"}"
+    message="${message//$'\n'/\\n}"
+    message="${message//$'\r'/\\r}"
+    message="${message//$'\t'/\\t}"
+    printf '{"severity":"%s","message":"%s","component":"entrypoint","run_id":"%s"}\n' \
+      "$severity" "$message" "$run_id" >&2
+  else
+    printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2
+  fi
+}
+case "$log_format" in
+  text | json) ;;
+  *)
+    log_format=text
+    log ERROR "USAJOBS_LOG_FORMAT must be text or json, got '${USAJOBS_LOG_FORMAT}'."
+    exit "$EX_CONFIG"
+    ;;
+esac
+
+mode=run
+backfill_start="" backfill_end=""
+case "${1:-}" in
+  --dry-run)
+    mode=dry-run
+    shift
+    ;;
+  --backfill)
+    mode=backfill
+    if (($# != 3)); then
+      log ERROR "usage: entrypoint.sh --backfill START END (dates as YYYY-MM-DD)."
+      exit "$EX_CONFIG"
+    fi
+    backfill_start="$2" backfill_end="$3"
+    for day in "$backfill_start" "$backfill_end"; do
+      if ! [[ "$day" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] || ! date -d "$day" +%F >/dev/null 2>&1; then
+        log ERROR "--backfill dates must be YYYY-MM-DD, got '$day'."
+        exit "$EX_CONFIG"
+      fi
+    done
+    if [[ "$backfill_end" < "$backfill_start" ]]; then
+      log ERROR "--backfill END ($backfill_end) is before START ($backfill_start)."
+      exit "$EX_CONFIG"
+    fi
+    shift 3
+    ;;
+  --*)
+    log ERROR "unknown option '$1' (expected --dry-run or --backfill START END)."
+    exit "$EX_CONFIG"
+    ;;
+esac
 
 # SIGTERM/SIGINT: before meltano starts, stop here (as a container's PID 1, bash would
 # otherwise ignore SIGTERM); once it runs, forward the signal to meltano (see below).
@@ -49,7 +130,7 @@ trap 'stop INT' INT
 
 meltano_bin="${MELTANO_BIN:-$(command -v meltano || echo "$root/.venv/bin/meltano")}"
 if [[ ! -x "$meltano_bin" ]]; then
-  log "meltano not found (looked on PATH and at .venv/bin/meltano); run 'make install'."
+  log ERROR "meltano not found (looked on PATH and at .venv/bin/meltano); run 'make install'."
   exit "$EX_CONFIG"
 fi
 python_bin="$(dirname "$meltano_bin")/python"
@@ -59,11 +140,11 @@ for name in TAP_USAJOBS_API_KEY TAP_USAJOBS_USER_AGENT; do
   [[ -n "${!name:-}" ]] || missing+=("$name")
 done
 if ((${#missing[@]})); then
-  log "missing required settings: ${missing[*]} (set them in the environment or the env file)."
+  log ERROR "missing required settings: ${missing[*]} (set them in the environment or the env file)."
   exit "$EX_CONFIG"
 fi
 if [[ ! "$TAP_USAJOBS_USER_AGENT" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]]; then
-  log "TAP_USAJOBS_USER_AGENT must be the email address the API key was issued to."
+  log ERROR "TAP_USAJOBS_USER_AGENT must be the email address the API key was issued to."
   exit "$EX_CONFIG"
 fi
 
@@ -79,15 +160,48 @@ unset DATABASE_URL
 # Fail before extracting anything when the database cannot be reached, with libpq's
 # own reason, and make sure meltano's system schema exists (orchestrate/preflight.py).
 if ! preflight="$("$python_bin" "$root/orchestrate/preflight.py" 2>&1)"; then
-  log "$preflight"
+  log ERROR "$preflight"
   exit "$EX_UNAVAILABLE"
 fi
 [[ -z "$preflight" ]] || log "$preflight"
 
+environment="${MELTANO_ENVIRONMENT:-dev}"
+if [[ -z "$run_id" ]]; then
+  run_id="$("$python_bin" -c 'import uuid; print(uuid.uuid4())')"
+fi
+export USAJOBS_RUN_ID="$run_id"
+meltano=("$meltano_bin" --environment "$environment")
+[[ "$log_format" != json ]] || meltano+=(--log-config "$root/orchestrate/logging-json.yaml")
+
+# A SIGKILLed run leaves meltano's per-run plugin configs (the API key among them) in
+# .meltano/run: meltano deletes each only when its plugin exits. Delete any that no live
+# process was started with, and keep the ones this run writes private to its user.
+umask 077
+live_args="$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' || true)"
+for leftover in "$root"/.meltano/run/*/*.config.json; do
+  [[ -f "$leftover" ]] || continue
+  if ! grep -qF -- "$(basename "$leftover")" <<<"$live_args"; then
+    rm -f -- "$leftover"
+    log WARNING "removed $leftover, left behind by a run that was killed"
+  fi
+done
+unset live_args leftover
+
+# Every other setting (numbers, lists, URLs, dates, shards, stream selection) is checked by
+# the tap itself, as a run would check it, without a request: --test=schema only writes
+# the schemas. Its log lines name each bad setting and its variable.
+if ! "${meltano[@]}" invoke tap-usajobs --test=schema >/dev/null; then
+  log ERROR "tap-usajobs rejected its settings (the lines above say which and why); nothing was fetched."
+  exit "$EX_CONFIG"
+fi
+
 if (($# == 0)); then
   set -- usajobs-elt
 fi
-environment="${MELTANO_ENVIRONMENT:-dev}"
+# The tap writes what it did here when it ends; runlog.py records it with the run.
+summary_dir="$(mktemp -d "${TMPDIR:-/tmp}/usajobs-run.XXXXXX")"
+export TAP_USAJOBS_RUN_SUMMARY_PATH="$summary_dir/tap-summary.json"
+trap 'rm -rf "$summary_dir"' EXIT
 
 # Run meltano as a child in its own process group, so a terminal's Ctrl-C reaches only
 # this script, and forward SIGTERM/SIGINT to meltano alone (stop() above). Meltano 4.4.1+
@@ -113,31 +227,59 @@ run() {
   return "$status"
 }
 
+runlog=("$python_bin" "$root/orchestrate/runlog.py")
+if [[ "$mode" != dry-run ]]; then
+  # A run that cannot be recorded still runs: its data matters more than its bookkeeping.
+  job="$*"
+  [[ "$mode" != backfill ]] || job="historic backfill $backfill_start..$backfill_end"
+  "${runlog[@]}" start --run-id "$run_id" --job "$job" --mode "$mode" \
+    || log WARNING "could not record the start of the run in usajobs_ops.pipeline_runs"
+fi
+
 status=0
-if [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
+if [[ "$mode" == dry-run ]]; then
+  run "$python_bin" "$root/orchestrate/dry_run.py" --environment "$environment" || status=$?
+elif [[ "$mode" == backfill ]]; then
+  # Its own state ID and --full-refresh: the window is read whole every time, and the
+  # regular runs' bookmark is never read or written.
+  run env TAP_USAJOBS_START_DATE="$backfill_start" TAP_USAJOBS_HISTORIC_END_DATE="$backfill_end" \
+    TAP_USAJOBS__SELECT='["historic_jobs.*", "announcement_texts.*"]' \
+    "${meltano[@]}" run --run-id "$run_id" --state-id-suffix backfill --full-refresh \
+    tap-usajobs target-postgres dbt-postgres:build-historic || status=$?
+elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
   # One shard of a sharded execution: load this shard's queries under its own state ID,
   # then run dbt while holding a lock, so shards that finish together take turns and
   # the last one builds the models over everything loaded.
   lock=("$python_bin" "$root/orchestrate/pg_lock.py")
   run "${lock[@]}" usajobs-migrate -- "$meltano_bin" upgrade database || status=$?
   ((status != 0)) || run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
-    "$meltano_bin" --environment "$environment" run \
+    "${meltano[@]}" run --run-id "$run_id" \
     --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" tap-usajobs target-postgres || status=$?
   if ((status == 0)); then
-    run "$python_bin" "$root/orchestrate/pg_lock.py" usajobs-dbt -- \
-      "$meltano_bin" --environment "$environment" run dbt-postgres:run dbt-postgres:test \
+    run "${lock[@]}" usajobs-dbt -- \
+      "${meltano[@]}" run --run-id "$run_id" dbt-postgres:run dbt-postgres:test \
       || status=$?
   fi
 elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
-  run "$meltano_bin" --environment "$environment" run \
+  run "${meltano[@]}" run --run-id "$run_id" \
     --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "$@" || status=$?
 else
-  run "$meltano_bin" --environment "$environment" run "$@" || status=$?
+  run "${meltano[@]}" run --run-id "$run_id" "$@" || status=$?
+fi
+
+if [[ "$mode" != dry-run ]]; then
+  # Record the outcome; a sharp drop in a query's result count fails a run that
+  # otherwise succeeded with 65, so the scheduler's failure alert fires.
+  "${runlog[@]}" finish --run-id "$run_id" --exit-code "$status" \
+    --summary "$TAP_USAJOBS_RUN_SUMMARY_PATH" || {
+    finish=$?
+    ((status != 0)) || status=$finish
+  }
 fi
 
 if ((status == 0)); then
   log "run succeeded"
 else
-  log "run failed with exit code $status"
+  log ERROR "run failed with exit code $status"
 fi
 exit "$status"

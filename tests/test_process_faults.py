@@ -12,9 +12,9 @@ refused until the killed run's heartbeat is 5 minutes old, or until it runs with
 ``--force``. docs/runbook.md ("A run was killed") quotes these messages.
 
 The last tests grep every output and every file the runs write for an API key and a
-database password. Two known faults are strict xfails, which turn into failures once
-fixed: one SIGTERM does not stop a run while a page request hangs, and a killed run
-leaves the API key in .meltano/run.
+database password, including what a killed run leaves in .meltano/run: the entrypoint
+removes plugin configs that no live process uses, and the tap stops at once on SIGTERM
+even while a page request hangs in a worker thread.
 """
 
 from __future__ import annotations
@@ -494,16 +494,6 @@ def test_sigterm_to_the_entrypoint_stops_the_run_and_the_rerun_completes(
     _assert_complete(pipeline)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StillRunningError,
-    reason=(
-        "one SIGTERM (what the entrypoint forwards) does not stop tap-usajobs while a page "
-        "request hangs: the SDK's handler raises SystemExit in the main thread, but the "
-        "page runs in a ThreadPoolExecutor worker that goes on retrying it, and the pool "
-        "and interpreter exit wait for it: up to (max_retries + 1) x request_timeout"
-    ),
-)
 def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
     pipeline: Pipeline, start: Any
 ) -> None:
@@ -677,15 +667,6 @@ def test_secrets_appear_in_no_output_state_or_file(
     assert _holding_secrets(iter(written)) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=SecretOnDiskError,
-    reason=(
-        "a SIGKILLed run leaves meltano's per-run config file, API key included, in "
-        ".meltano/run/tap-usajobs/ (meltano deletes it only when the plugin exits); "
-        "nothing removes it yet: see docs/runbook.md, 'A run was killed'"
-    ),
-)
 def test_a_killed_run_leaves_no_api_key_behind_once_the_next_run_starts(
     secret_pipeline: Pipeline, start: Any
 ) -> None:

@@ -177,7 +177,7 @@ def test_no_secret_value_passes_through_terraform(
 def test_plain_env_vars_carry_no_secret(terraform: dict[str, Any]) -> None:
     container = job_container(terraform)
     plain = {entry["name"] for entry in container["env"] if "value" in entry}
-    assert plain == {"MELTANO_ENVIRONMENT", "TAP_USAJOBS_USER_AGENT"}
+    assert plain == {"MELTANO_ENVIRONMENT", "TAP_USAJOBS_USER_AGENT", "USAJOBS_LOG_FORMAT"}
     # extra_env's rules refuse secret-looking and reserved names.
     rules = " ".join(rule["condition"] for rule in terraform["variable"]["extra_env"]["validation"])
     secret_pattern = re.compile(re.search(r'regex\("(\([^"]+\))", key\)', rules).group(1))
@@ -440,6 +440,7 @@ def test_cloudrun_yaml_matches_the_terraform_job(
         assert ref["name"] == secrets[secret]["secret_id"].replace("${var.name}", name)
         assert ref["key"] in {"${API_KEY_VERSION}", "${DATABASE_URL_VERSION}"}
     assert yaml_env["MELTANO_ENVIRONMENT"]["value"] == "prod"
+    assert yaml_env["USAJOBS_LOG_FORMAT"]["value"] == "json"
 
 
 def test_tfvars_example_sets_every_required_variable_validly(

@@ -22,6 +22,10 @@ from tap_usajobs.sharding import partitions_for_shard
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable
 
+    from backoff.types import Details
+
+    from tap_usajobs.summary import SyncSummary
+
 #: Statuses that mean "come back later". 408 and 425 are rare but harmless to retry.
 RETRIABLE_STATUSES = frozenset({408, 425, 429})
 _AUTH_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
@@ -55,6 +59,20 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+class _CountingAdapter(requests.adapters.HTTPAdapter):
+    """A keep-alive connection pool that counts the responses it receives."""
+
+    def __init__(self, on_response: t.Callable[[], None], **kwargs: t.Any) -> None:  # noqa: ANN401
+        super().__init__(**kwargs)
+        self._on_response = on_response
+
+    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]  # noqa: ANN401
+        """Send the request; count the answer (a failure to connect raises instead)."""
+        response = super().send(request, **kwargs)
+        self._on_response()
+        return response
+
+
 class _NoKey(APIAuthenticatorBase):
     """Leaves a request exactly as built: no key, and its query string untouched."""
 
@@ -69,6 +87,11 @@ class UsaJobsStream(RESTStream[t.Any]):
     extra_retry_statuses = tuple(RETRIABLE_STATUSES)
     #: Search needs the key; Historic JOA and the code lists are public and never get it.
     sends_api_key: t.ClassVar[bool] = True
+
+    @property
+    def sync_summary(self) -> SyncSummary:
+        """The tap's counters for this sync (requests, retries, query sizes)."""
+        return t.cast("SyncSummary", self._tap.sync_summary)  # type: ignore[attr-defined]
 
     def query_partitions(self) -> list[dict[str, t.Any]]:
         """Every query this stream makes, before sharding; override per stream."""
@@ -120,15 +143,18 @@ class UsaJobsStream(RESTStream[t.Any]):
 
     @property
     def requests_session(self) -> requests.Session:
-        """One keep-alive session with a connection pool as wide as the page pool."""
-        if not self._requests_session:
-            session = requests.Session()
+        """The SDK's session, its pools as wide as the page pool and counting responses."""
+        session = super().requests_session
+        if not isinstance(session.get_adapter(self.url_base), _CountingAdapter):
             width = max(10, int(self.config.get("max_concurrent_requests", 1)))
-            adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=width)
+            adapter = _CountingAdapter(
+                lambda: self.sync_summary.count("requests", self.name),
+                pool_connections=1,
+                pool_maxsize=width,
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            self._requests_session = session
-        return self._requests_session
+        return session
 
     @property
     def timeout(self) -> int:
@@ -160,6 +186,11 @@ class UsaJobsStream(RESTStream[t.Any]):
                 wait = random.uniform(0, min(ceiling, factor * 2**attempt))  # noqa: S311
             attempt += 1
             exception = yield wait
+
+    def backoff_handler(self, details: Details) -> None:
+        """Count the retry, then log it as the SDK does."""
+        self.sync_summary.count("retries", self.name)
+        super().backoff_handler(details)
 
     def backoff_jitter(self, value: float) -> float:
         """Jitter is already applied by the wait generator."""

@@ -68,6 +68,16 @@ HISTORIC_SETTINGS = (
         ),
     ),
     th.Property(
+        "historic_end_date",
+        th.DateType,
+        title="Historic end date",
+        description=(
+            "Read opening dates only up to this date (default: today). With start_date, "
+            "a backfill window; run it under its own state ID so the regular bookmark "
+            "is neither used nor moved (orchestrate/entrypoint.sh --backfill)."
+        ),
+    ),
+    th.Property(
         "historic_params",
         th.ObjectType(additional_properties=True),
         default={},
@@ -193,7 +203,12 @@ class HistoricJoaStream(UsaJobsStream):
             for entry in self.stream_state.get("partitions", [])
             if isinstance(entry, dict) and isinstance(entry.get("context"), dict)
         }
-        windows = month_windows(first, today)
+        end_date = self.config.get("historic_end_date")
+        last = min(today, date.fromisoformat(end_date)) if end_date else today
+        windows = month_windows(first, last)
+        if end_date and windows and windows[-1].end > last:
+            # A backfill stops at its end date, not at the end of that month.
+            windows[-1] = Window(windows[-1].start, last)
         due = [
             window
             for window in windows

@@ -14,6 +14,7 @@ from tap_usajobs.client import UsaJobsStream
 from tap_usajobs.normalize import normalize_search_item
 from tap_usajobs.pagination import SearchPaginator
 from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage, fetch_codes
+from tap_usajobs.summary import QueryCount
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -99,8 +100,14 @@ class SearchJobsStream(UsaJobsStream):
             request_counter.with_context(context)
             reader = QueryReader(self, context, request_counter)
             yield from reader.read(())
-            if not reader.check_complete():
+            complete = reader.check_complete()
+            if not complete:
                 self.scan.complete = False
+            self.sync_summary.queries[self.label(context)] = QueryCount(
+                reported=reader.reported_total or 0,
+                full_scan=self.scan.full,
+                complete=complete,
+            )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The partition's postings; after the last partition of a full scan, close the rest.

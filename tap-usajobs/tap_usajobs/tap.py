@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import typing as t
+from collections import Counter
+from pathlib import Path
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_usajobs.codelists import CODE_LISTS, CodeListStream
 from tap_usajobs.historic import HISTORIC_SETTINGS, AnnouncementTextsStream, HistoricJobsStream
+from tap_usajobs.settings import (
+    CONFIG_HINT,
+    check_settings,
+    meltano_select_patterns,
+    unknown_select_patterns,
+)
 from tap_usajobs.streams import SearchJobsStream
+from tap_usajobs.summary import CountingWriter, SyncSummary, write_atomically
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
-#: Loose on purpose: USAJobs only needs something that is plainly an email address.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_RESULTS_PER_PAGE = 500
-_CONFIG_HINT = (
-    "Settings come from the tap's --config file or, under Meltano, from "
-    "TAP_USAJOBS_<SETTING> environment variables (e.g. TAP_USAJOBS_API_KEY, "
-    "TAP_USAJOBS_USER_AGENT); `meltano config list tap-usajobs` shows them."
-)
+#: An SDK schema error about one setting: "... in config['name']" or "'name' is a required
+#: property".
+_SDK_ERROR_SETTING = re.compile(r"in config\['([^']+)'\]|^'([^']+)' is a required property")
 
 
 class TapUsaJobs(Tap):
@@ -33,7 +43,7 @@ class TapUsaJobs(Tap):
     name = "tap-usajobs"
     # msgspec writes Singer messages several times faster than the default json encoder;
     # postings are 10-20 KB each, so serialisation is a large share of a sync.
-    message_writer_class = MsgSpecWriter
+    message_writer_class = CountingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -182,31 +192,140 @@ class TapUsaJobs(Tap):
             description="Which shard this task syncs, from 0 to shard_count - 1.",
         ),
         *HISTORIC_SETTINGS,
+        th.Property(
+            "run_summary_path",
+            th.StringType(min_length=1),
+            title="Run summary file",
+            description=(
+                "When set, the tap writes a JSON summary of the sync here when it ends, "
+                "failed or not: records per stream, requests, retries, each Search "
+                "query's reported size and the elapsed time. The same summary is "
+                "always logged."
+            ),
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Schema checks plus the ones a schema cannot say plainly, with a fix hint."""
-        errors = super()._validate_config(raise_errors=False)
-        user_agent = self.config.get("user_agent")
-        if isinstance(user_agent, str) and not _EMAIL.match(user_agent):
-            errors.append(
-                "user_agent must be the email address the API key was issued to, "
-                f"got {user_agent!r}."
-            )
-        if int(self.config.get("shard_index", 0)) >= int(self.config.get("shard_count", 1)):
-            errors.append("shard_index must be less than shard_count.")
-        api_key = self.config.get("api_key")
-        if isinstance(api_key, str) and api_key != api_key.strip():
-            errors.append("api_key has leading or trailing whitespace; paste it again.")
+        """Parse the settings, then check them: one message per bad setting, with its fix.
+
+        String values of typed settings are parsed in place (see ``tap_usajobs.settings``).
+        Discovery does not need valid settings, so it validates without raising, and
+        quietly: a run's sync reports the problems, once.
+        """
+        problems = check_settings(
+            self._config, TAP_SETTINGS, self.config_jsonschema.get("required", ())
+        )
+        errors = list(problems.values())
+        try:
+            # The schema itself, for the SDK's built-in settings (stream maps, flattening,
+            # batch); it also fills in the defaults.
+            super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            errors.extend(error for error in exc.errors if _setting_of(error) not in problems)
         if errors and raise_errors:
-            errors.append(_CONFIG_HINT)
-            summary = "Config validation failed"
+            msg = "Config validation failed"
             raise ConfigValidationError(
-                summary,
-                errors=errors,
-                schema=self.config_jsonschema,
+                msg, errors=[*errors, CONFIG_HINT], schema=self.config_jsonschema
             )
+        if errors:
+            self.logger.debug("Config validation failed: %s", errors)
         return errors
+
+    def setup_mapper(self) -> None:
+        """Refuse a stream selection that would sync nothing, then set up stream maps.
+
+        The SDK sets up the mapper only for a sync or ``--test``, never for discovery, and
+        before anything is written: the earliest point that knows the selection.
+        """
+        errors = self._selection_errors()
+        if errors:
+            msg = "Stream selection failed"
+            raise ConfigValidationError(msg, errors=errors)
+        super().setup_mapper()
+
+    def _selection_errors(self) -> list[str]:
+        """A Meltano ``select`` pattern naming no stream, or a catalog selecting nothing."""
+        names = sorted(self.streams)
+        listing = (
+            f"tap-usajobs has the streams {', '.join(names)}; "
+            "`meltano select tap-usajobs --list --all` lists them with their properties"
+        )
+        unknown = unknown_select_patterns(meltano_select_patterns(os.environ), names)
+        if unknown:
+            return [
+                f"select pattern {pattern!r} matches no stream of tap-usajobs: fix it in "
+                f"meltano.yml (select:) or TAP_USAJOBS__SELECT. {listing}."
+                for pattern in unknown
+            ]
+        if not any(s.selected or s.has_selected_descendents for s in self.streams.values()):
+            return [
+                "No stream is selected, so the run would sync nothing: select at least one "
+                "in the catalog, or under Meltano in meltano.yml (select:) or "
+                f'TAP_USAJOBS__SELECT, e.g. ["jobs.*"]. {listing}.'
+            ]
+        return []
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: as the SDK's, but bad settings end in their messages, not a traceback."""
+        try:
+            super().cb_test(ctx, param, value)
+        except ConfigValidationError as exc:
+            for error in exc.errors:
+                cls.logger.error(error)  # noqa: TRY400 - the messages are the point
+            cls.logger.error("Config validation failed")  # noqa: TRY400
+            ctx.exit(1)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Set up the tap and the counters of its sync."""
+        super().__init__(*args, **kwargs)
+        writer = self.message_writer
+        records = writer.records if isinstance(writer, CountingWriter) else None
+        self.sync_summary = SyncSummary(records=records if records is not None else Counter())
+        # The CLI builds the tap inside ``invoke``; keep the latest so ``invoke`` can
+        # report on the sync it ran.
+        type(self).last_built = self
+
+    last_built: t.ClassVar[TapUsaJobs | None] = None
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+        """Run a sync from the command line, then log and write how it went."""
+        cls.last_built = None
+        try:
+            super().invoke(**kwargs)
+        except BaseException as exc:  # a signal's SystemExit is a failed sync too
+            if cls.last_built is not None and not isinstance(exc, click.exceptions.Exit):
+                cls.last_built.report("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        if cls.last_built is not None:
+            cls.last_built.report("succeeded")
+
+    def report(self, status: str, error: str | None = None) -> None:
+        """Log the sync summary as one structured line, and write it where configured."""
+        document = self.sync_summary.as_dict(status, error=error)
+        self.logger.info(self.sync_summary.describe(status), extra={"run_summary": document})
+        path = self.config.get("run_summary_path")
+        if path:
+            write_atomically(Path(path), document)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM or SIGINT, stop now, even while a page request hangs in a worker.
+
+        The SDK's handler writes the final STATE and raises SystemExit(0) in the main
+        thread. The interpreter would then wait for the page-fetch threads to finish
+        their requests and retries: up to (max_retries + 1) x request_timeout, well past
+        a container's grace period, after which a SIGKILL leaves Meltano's run record
+        looking alive. Everything written is complete (a signal is handled between
+        messages) and is flushed; the summary is reported; then the process exits as the
+        SDK would, with 0. The target commits what it received before it emits state.
+        """
+        with contextlib.suppress(SystemExit):  # the SDK's sys.exit(0), after the STATE
+            super()._handle_termination(signum, frame)
+        self.report("stopped", error=f"stopped by signal {signum}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
@@ -216,3 +335,12 @@ class TapUsaJobs(Tap):
             AnnouncementTextsStream(self),
             *(CodeListStream(self, code_list) for code_list in CODE_LISTS),
         ]
+
+
+#: The tap's own settings, captured before the SDK adds its built-in ones to the schema.
+TAP_SETTINGS = dict(TapUsaJobs.config_jsonschema["properties"])
+
+
+def _setting_of(error: str) -> str | None:
+    match = _SDK_ERROR_SETTING.search(error)
+    return (match.group(1) or match.group(2)) if match else None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest import NOW, catalog_selecting, tap_config_for
 from jsonschema import Draft7Validator, FormatChecker
+from singer_sdk.exceptions import ConfigValidationError
 from test_http import Sync, control
 
 from tap_usajobs import historic
@@ -429,3 +430,38 @@ def test_a_503_from_the_historic_api_is_retried(
     statuses = [r["status"] for r in keyless_requests(api)]
     assert statuses[:3] == [503, 503, 200]
     assert len(rows) == len(served_rows(api))
+
+
+def test_an_end_date_bounds_a_backfill_window_exactly(
+    api: FakeUsaJobsServer, config: dict[str, Any]
+) -> None:
+    backfill = {**config, "start_date": "2026-02-10", "historic_end_date": "2026-04-15"}
+
+    result = run(backfill, "historic_jobs")
+
+    polled = {
+        (r["params"]["StartPositionOpenDate"], r["params"]["EndPositionOpenDate"])
+        for r in keyless_requests(api)
+        if "continuationtoken" not in r["params"]
+    }
+    assert polled == {
+        ("2026-02-10", "2026-02-28"),
+        ("2026-03-01", "2026-03-31"),
+        ("2026-04-01", "2026-04-15"),
+    }
+    served = {
+        row["usajobsControlNumber"]
+        for row in served_rows(api, since="2026-02-10")
+        if row["positionOpenDate"] <= "2026-04-15"
+    }
+    assert served, "the fake should hold announcements in the window"
+    assert {row["usajobsControlNumber"] for row in records(result, "historic_jobs")} == served
+
+
+def test_an_end_date_before_the_start_date_is_a_config_error(config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigValidationError) as raised:
+        TapUsaJobs(config={**config, "historic_end_date": "2025-01-01"}, parse_env_config=False)
+
+    assert any(
+        "historic_end_date (2025-01-01) is before start_date" in e for e in raised.value.errors
+    )

@@ -1,0 +1,320 @@
+"""Operating the pipeline: the run table, JSON logs, dry runs, backfills, the drop alert.
+
+Everything goes through orchestrate/entrypoint.sh, as a container or scheduler starts it,
+against the fake API over HTTP and a real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import KEYWORD, MELTANO, ROOT, STATE_ID, expected_ids, search_requests
+
+import devenv
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from conftest import Pipeline
+
+ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
+RUNLOG = str(ROOT / "orchestrate" / "runlog.py")
+EX_DATAERR = 65
+RUNS = "usajobs_ops.pipeline_runs"
+NURSE = '["nurse"]'
+
+
+def entrypoint(
+    pipeline: Pipeline, *args: str, **overrides: str | None
+) -> subprocess.CompletedProcess[str]:
+    """Run the entrypoint as the container does, with this test's database and fake."""
+    return subprocess.run(  # noqa: S603
+        ["bash", ENTRYPOINT, *args],  # noqa: S607
+        cwd=ROOT,
+        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def runs(pipeline: Pipeline) -> list[dict[str, Any]]:
+    """Rows of the run table, oldest first."""
+    columns = (
+        "run_id, job, mode, status, exit_code, records, total_records, requests, retries,"
+        " query_counts, alerts, started_at, ended_at"
+    )
+    names = [name.strip() for name in columns.split(",")]
+    rows = pipeline.query(f"select {columns} from {RUNS} order by started_at")  # noqa: S608
+    return [dict(zip(names, row)) for row in rows]
+
+
+def served_requests(pipeline: Pipeline) -> int:
+    """Every request the fake answered (its log holds Search and the public endpoints)."""
+    log = pipeline.api.control("stats")["requests"]
+    return len([request for request in log if request["status"] is not None])
+
+
+def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
+    pipeline.api.control("faults", [{"kind": "status", "status": 503, "times": 2}])
+
+    first = entrypoint(pipeline, TAP_USAJOBS_BACKOFF_BASE_MS="10")
+
+    assert first.returncode == 0, first.stderr[-4000:]
+    (run,) = runs(pipeline)
+    assert run["status"] == "succeeded"
+    assert run["exit_code"] == 0
+    assert run["mode"] == "run"
+    assert run["job"] == "usajobs-elt"
+    assert run["started_at"] < run["ended_at"]
+    assert run["retries"] == 2
+    # The tap's counts agree with what the fake served and what the target loaded.
+    assert run["requests"] == served_requests(pipeline)  # the two 503s count as requests too
+    loaded = pipeline.query("select count(*) from usajobs.jobs")[0][0]
+    assert run["records"]["jobs"] == loaded == len(expected_ids(pipeline.api, Keyword=KEYWORD))
+    assert run["total_records"] == sum(run["records"].values())
+    assert run["query_counts"] == {
+        f"keyword={KEYWORD!r}": {"reported": loaded, "full_scan": True, "complete": True}
+    }
+    assert run["alerts"] is None
+    assert str(run["run_id"]) in first.stderr
+
+    # A failing run is recorded as failed, with meltano's exit code.
+    pipeline.api.control("faults", [{"kind": "status", "status": 400}])
+    second = entrypoint(pipeline)
+
+    assert second.returncode == 1
+    failed = runs(pipeline)[-1]
+    assert (failed["status"], failed["exit_code"]) == ("failed", 1)
+    assert failed["ended_at"] is not None
+
+
+def test_json_logs_carry_the_run_id_and_the_tap_summary(pipeline: Pipeline) -> None:
+    result = entrypoint(pipeline, USAJOBS_LOG_FORMAT="json", TAP_USAJOBS_KEYWORDS=NURSE)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    (run,) = runs(pipeline)
+    run_id = str(run["run_id"])
+    assert {line.get("run_id") for line in lines if line.get("component")} == {run_id}
+    meltano_lines = [line for line in lines if "string_id" in line]
+    assert meltano_lines
+    assert all(line["run_id"] == run_id for line in meltano_lines)
+    assert {line["severity"] for line in lines} <= {"DEBUG", "INFO", "WARNING", "ERROR"}
+    (summary,) = [line["run_summary"] for line in lines if "run_summary" in line]
+    assert summary["status"] == "succeeded"
+    assert summary["records"] == run["records"]
+    assert summary["total_requests"] == run["requests"]
+
+
+def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
+    pipeline: Pipeline,
+) -> None:
+    full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
+    load_only = ("tap-usajobs", "target-postgres")
+    assert entrypoint(pipeline, *load_only, **full_scans).returncode == 0
+    ids = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))
+    withdrawn = ids[: len(ids) * 2 // 3]
+    pipeline.api.control("postings", {"remove": withdrawn})
+
+    result = entrypoint(pipeline, **full_scans)
+
+    assert result.returncode == EX_DATAERR, result.stderr[-4000:]
+    assert "dropped" in result.stderr
+    run = runs(pipeline)[-1]
+    assert run["status"] == "alerted"
+    (alert,) = run["alerts"]
+    assert (alert["previous"], alert["now"]) == (len(ids), len(ids) - len(withdrawn))
+    # The alert asks a person to look; the run's data is loaded all the same.
+    open_now = pipeline.query("select count(*) from job_listings where is_open")[0][0]
+    assert open_now == len(ids) - len(withdrawn)
+
+    # The check can be turned off, and a smaller drop than the threshold passes.
+    pipeline.api.control("postings", {"remove": ids[len(withdrawn) : len(withdrawn) + 5]})
+    assert entrypoint(pipeline, *load_only, **full_scans).returncode == 0
+    pipeline.api.control("postings", {"remove": ids[len(withdrawn) + 5 :]})
+    disabled = entrypoint(pipeline, *load_only, USAJOBS_ALERT_DROP_PERCENT="0", **full_scans)
+    assert disabled.returncode == 0, disabled.stderr[-4000:]
+    assert runs(pipeline)[-1]["status"] == "succeeded"
+
+
+def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipeline) -> None:
+    result = entrypoint(pipeline, "--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    table = {
+        line.split()[0]: [int(cell) for cell in line.split()[1:]]
+        for line in result.stdout.splitlines()
+        if line and line.split()[-1].isdigit()
+    }
+    assert table["jobs"] == [len(expected_ids(pipeline.api, Keyword="nurse")), 0, 0]
+    assert table["total"][1:] == [0, 0]
+    assert "nothing was loaded and no state was saved" in result.stdout
+    assert pipeline.query("select count(*) from pg_namespace where nspname = 'usajobs'") == [(0,)]
+    assert json.loads(pipeline.state() or "{}") == {}
+    assert pipeline.query("select to_regclass(%s)", RUNS) == [(None,)]
+
+    # After a real run, a dry run starts from its bookmark, as the next run would.
+    assert entrypoint(pipeline, TAP_USAJOBS_KEYWORDS=NURSE).returncode == 0
+    saved = pipeline.state()
+    pipeline.api.control("reset-stats", {})
+    again = entrypoint(pipeline, "--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
+    assert again.returncode == 0, again.stderr[-4000:]
+    (request,) = search_requests(pipeline.api)
+    assert "DatePosted" in request["params"]
+    assert pipeline.state() == saved
+
+
+def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
+    pipeline: Pipeline,
+) -> None:
+    today = datetime.now(timezone.utc).date()
+    start, end = (
+        (today - timedelta(days=200)).isoformat(),
+        (today - timedelta(days=120)).isoformat(),
+    )
+
+    result = entrypoint(pipeline, "--backfill", start, end)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    served = pipeline.api.control("historic")["items"]
+    window = {r["usajobsControlNumber"] for r in served if start <= r["positionOpenDate"] <= end}
+    assert window
+    loaded = [row[0] for row in pipeline.query("select control_number from historic_job_listings")]
+    assert sorted(loaded) == sorted(window)
+    assert search_requests(pipeline.api) == []
+    assert json.loads(pipeline.state() or "{}") == {}  # the regular state was not touched
+    backfill_state = pipeline.meltano("state", "get", f"{STATE_ID}:backfill")
+    assert backfill_state.returncode == 0
+    (run,) = runs(pipeline)
+    assert (run["mode"], run["job"]) == ("backfill", f"historic backfill {start}..{end}")
+
+    # The same window again is read whole again, not skipped as already polled.
+    again = entrypoint(pipeline, "--backfill", start, end)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert runs(pipeline)[-1]["records"]["historic_jobs"] == len(window)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--backfill", "2026-01-01"), "usage: entrypoint.sh --backfill START END"),
+        (("--backfill", "2026-13-01", "2026-12-31"), "--backfill dates must be YYYY-MM-DD"),
+        (("--backfill", "2026-03-01", "2026-02-01"), "is before START"),
+        (("--frobnicate",), "unknown option '--frobnicate'"),
+    ],
+)
+def test_bad_mode_arguments_are_config_errors(
+    pipeline: Pipeline, args: tuple[str, ...], message: str
+) -> None:
+    result = entrypoint(pipeline, *args)
+
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert search_requests(pipeline.api) == []
+
+
+@pytest.fixture
+def own_pg() -> Iterator[devenv.EmbeddedPostgres]:
+    """A throwaway server this test may stop and start."""
+    with devenv.server_data_dir() as data_dir:
+        embedded = devenv.EmbeddedPostgres(data_dir)
+        embedded.start()
+        yield embedded
+        try:
+            embedded.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+
+
+def test_the_run_table_survives_a_database_restart(
+    own_pg: devenv.EmbeddedPostgres, tmp_path: Path
+) -> None:
+    env = {**own_pg.server.env("postgres"), "PATH": "/usr/bin:/bin"}
+    run_id = "6f1c2a4e-0000-4000-8000-000000000001"
+    python = str(ROOT / ".venv" / "bin" / "python")
+    started = subprocess.run(  # noqa: S603
+        [python, RUNLOG, "start", "--run-id", run_id, "--job", "usajobs-elt"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"records": {"jobs": 3}, "total_records": 3, "queries": {}}))
+
+    own_pg.stop("fast")
+    finishing = subprocess.Popen(  # noqa: S603
+        [
+            python,
+            RUNLOG,
+            "finish",
+            "--run-id",
+            run_id,
+            "--exit-code",
+            "0",
+            "--summary",
+            str(summary),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    assert finishing.poll() is None, "finish must wait for the database, not give up"
+    own_pg.start()
+    _, stderr = finishing.communicate(timeout=90)
+
+    assert finishing.returncode == 0, stderr
+    assert "database unavailable, retrying" in stderr
+    with own_pg.server.connect("postgres") as conn:
+        row = conn.execute(f"select status, total_records from {RUNS}").fetchone()  # noqa: S608
+    assert row == ("succeeded", 3)
+
+
+def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: Pipeline) -> None:
+    narrow = {"TAP_USAJOBS_KEYWORDS": NURSE}
+    first, second = sorted(expected_ids(pipeline.api, Keyword="nurse"))[:2]
+    bad = {
+        # Closes a year before it was published.
+        first: {
+            "PublicationStartDate": "2026-09-15T00:00:00.0000000Z",
+            "ApplicationCloseDate": "2025-09-15T23:59:59.9970000Z",
+        },
+        # Pays at least more than at most.
+        second: {
+            "PositionRemuneration": [
+                {
+                    "MinimumRange": "90000.0",
+                    "MaximumRange": "60000.0",
+                    "RateIntervalCode": "Per Year",
+                }
+            ]
+        },
+    }
+    assert sorted(pipeline.api.control("postings", {"update": bad})["updated"]) == sorted(bad)
+
+    result = entrypoint(pipeline, **narrow)
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    failures = [line for line in result.stderr.splitlines() if "FAIL" in line]
+    failed_tests = " ".join(failures)
+    assert "closes_at" in failed_tests, failures
+    assert "salary_min" in failed_tests, failures
+    # The load itself committed: the raw rows and the bookmark are there to look at.
+    loaded = pipeline.query(
+        'select count(*) from usajobs.jobs where "MatchedObjectId" in (%s, %s)', first, second
+    )
+    assert loaded == [(2,)]
+    assert json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]
+    assert runs(pipeline)[-1]["status"] == "failed"
