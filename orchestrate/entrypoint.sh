@@ -44,7 +44,8 @@
 #       last full scan (an alert, see docs/runbook.md); or, with --dry-run, invalid records
 #   69  the database is unreachable, or meltano's system schema cannot be created
 #       (nothing was fetched)
-#   *   the run failed: meltano's own exit code (1), or 128+N when stopped by signal N.
+#   *   the run failed: meltano's own exit code (1, also after SIGINT: "Aborted!"),
+#       143 after SIGTERM, or 128+N when signal N arrived before meltano started.
 #       State is only advanced for data the target committed, so the next run resumes.
 set -euo pipefail
 
@@ -207,6 +208,20 @@ fi
 export USAJOBS_RUN_ID="$run_id"
 meltano=("$meltano_bin" --environment "$environment")
 [[ "$log_format" != json ]] || meltano+=(--log-config "$root/orchestrate/logging-json.yaml")
+
+# A SIGKILLed run leaves meltano's per-run plugin configs (the API key among them) in
+# .meltano/run: meltano deletes each only when its plugin exits. Delete any that no live
+# process was started with, and keep the ones this run writes private to its user.
+umask 077
+live_args="$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' || true)"
+for leftover in "$root"/.meltano/run/*/*.config.json; do
+  [[ -f "$leftover" ]] || continue
+  if ! grep -qF -- "$(basename "$leftover")" <<<"$live_args"; then
+    rm -f -- "$leftover"
+    log WARNING "removed $leftover, left behind by a run that was killed"
+  fi
+done
+unset live_args leftover
 
 # Shards start together: they take turns at meltano's own migrations, which any meltano
 # command (the settings check below included) would otherwise run all at once.

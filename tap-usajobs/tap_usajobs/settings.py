@@ -50,7 +50,7 @@ EXPECTED = {
 
 CONFIG_HINT = (
     "Under Meltano, settings come from meltano.yml or TAP_USAJOBS_<SETTING> environment "
-    "variables (`meltano config tap-usajobs list` shows where each value comes from); "
+    "variables (`meltano config list tap-usajobs` shows where each value comes from); "
     "without Meltano, from the tap's --config file."
 )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 import typing as t
 from collections import Counter
 from pathlib import Path
@@ -25,6 +27,8 @@ from tap_usajobs.streams import SearchJobsStream
 from tap_usajobs.summary import CountingWriter, SyncSummary, write_atomically
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
 MAX_RESULTS_PER_PAGE = 500
@@ -307,6 +311,24 @@ class TapUsaJobs(Tap):
                 write_atomically(Path(path), document)
             except OSError as exc:  # the sync's outcome stands; the summary is in the log
                 self.logger.warning("Could not write run_summary_path %s: %s", path, exc)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM or SIGINT, stop now, even while a page request hangs in a worker.
+
+        The SDK's handler writes the final STATE and raises SystemExit(0) in the main
+        thread. The interpreter would then wait for the page-fetch threads to finish
+        their requests and retries: up to (max_retries + 1) x request_timeout, well past
+        a container's grace period, after which a SIGKILL leaves Meltano's run record
+        looking alive. Everything written is complete (a signal is handled between
+        messages) and is flushed; the summary is reported; then the process exits as the
+        SDK would, with 0. The target commits what it received before it emits state.
+        """
+        with contextlib.suppress(SystemExit):  # the SDK's sys.exit(0), after the STATE
+            super()._handle_termination(signum, frame)
+        self.report("stopped", error=f"stopped by signal {signum}")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
