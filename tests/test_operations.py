@@ -260,6 +260,8 @@ def test_the_run_table_survives_a_database_restart(
             "finish",
             "--run-id",
             run_id,
+            "--job",
+            "usajobs-elt",
             "--exit-code",
             "0",
             "--summary",
