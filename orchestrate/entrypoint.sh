@@ -4,6 +4,7 @@
 #   orchestrate/entrypoint.sh [JOB_OR_BLOCKS...]     default: usajobs-elt
 #   orchestrate/entrypoint.sh --dry-run              extract and validate; load nothing
 #   orchestrate/entrypoint.sh --backfill START END   historic streams for a date window
+#   orchestrate/entrypoint.sh --force [...]          run despite a killed run's stale lock
 #
 # Configured only through the environment:
 #   TAP_USAJOBS_API_KEY, TAP_USAJOBS_USER_AGENT   required (TAP_USAJOBS_* for the rest)
@@ -84,6 +85,13 @@ case "$log_format" in
     ;;
 esac
 
+# --force: run even though Meltano's system database says a run of this pipeline is still
+# going (a killed run's record, until it is 5 minutes stale). Check first that none is.
+force=()
+if [[ "${1:-}" == --force ]]; then
+  force=(--force)
+  shift
+fi
 mode=run
 backfill_start="" backfill_end=""
 case "${1:-}" in
@@ -115,7 +123,7 @@ case "${1:-}" in
     shift 3
     ;;
   --*)
-    log ERROR "unknown option '$1' (expected --dry-run or --backfill START END)."
+    log ERROR "unknown option '$1' (expected --force, --dry-run or --backfill START END)."
     exit "$EX_CONFIG"
     ;;
 esac
@@ -289,7 +297,7 @@ elif [[ "$mode" == backfill ]]; then
   # regular runs' bookmark is never read or written.
   run env TAP_USAJOBS_START_DATE="$backfill_start" TAP_USAJOBS_HISTORIC_END_DATE="$backfill_end" \
     TAP_USAJOBS__SELECT='["historic_jobs.*", "announcement_texts.*"]' \
-    "${meltano[@]}" run --run-id "$run_id" --state-id-suffix backfill --full-refresh \
+    "${meltano[@]}" run "${force[@]}" --run-id "$run_id" --state-id-suffix backfill --full-refresh \
     tap-usajobs target-postgres dbt-postgres:build-historic || status=$?
 elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
   # One shard of a sharded execution: load this shard's queries under its own state ID,
@@ -297,7 +305,7 @@ elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
   # the last one builds the models over everything loaded.
   lock=("$python_bin" "$root/orchestrate/pg_lock.py")
   run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
-    "${meltano[@]}" run --run-id "$run_id" \
+    "${meltano[@]}" run "${force[@]}" --run-id "$run_id" \
     --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" tap-usajobs target-postgres || status=$?
   if ((status == 0)); then
     run "${lock[@]}" usajobs-dbt -- \
@@ -305,10 +313,10 @@ elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
       || status=$?
   fi
 elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
-  run "${meltano[@]}" run --run-id "$run_id" \
+  run "${meltano[@]}" run "${force[@]}" --run-id "$run_id" \
     --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "$@" || status=$?
 else
-  run "${meltano[@]}" run --run-id "$run_id" "$@" || status=$?
+  run "${meltano[@]}" run "${force[@]}" --run-id "$run_id" "$@" || status=$?
 fi
 
 phase=recording

@@ -421,3 +421,16 @@ def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(
     assert result.returncode == 64
     assert message in result.stderr
     assert search_requests(pipeline.api) == []
+
+
+def test_force_reaches_meltano_run(pipeline: Pipeline) -> None:
+    # What the runbook prescribes after a killed run: tests/test_process_faults.py shows
+    # meltano's refusal and its --force; this checks the entrypoint passes it on.
+    result = entrypoint(
+        pipeline, "--force", "tap-usajobs", "target-postgres", TAP_USAJOBS_KEYWORDS=NURSE
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "Force option is enabled, ignoring stale job check" in result.stderr
+    loaded = pipeline.query("select count(*) from usajobs.jobs")[0][0]
+    assert loaded == len(expected_ids(pipeline.api, Keyword="nurse"))
