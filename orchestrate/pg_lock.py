@@ -9,10 +9,16 @@ dbt steps that rebuild the same models. entrypoint.sh runs those under this lock
 ``--until``, the first task to get the lock runs alone while it creates TABLE, and the
 others, finding it there, go on in parallel. The lock lives in the database PG* points
 at and is released when the command ends, whatever happens to it (the session closes).
+
+SIGTERM and SIGINT are passed on to the command, and this waits for it to end: the
+entrypoint signals this process, and meltano must get the signal to stop its plugins
+cleanly (otherwise it would be orphaned, then killed with the container, leaving its
+run record alive for 5 minutes).
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -33,7 +39,16 @@ def main(argv: list[str]) -> int:
         conn.execute("select pg_advisory_lock(hashtext(%s))", (name,))
         if until and conn.execute("select to_regclass(%s)", (until,)).fetchone()[0]:
             conn.execute("select pg_advisory_unlock(hashtext(%s))", (name,))
-        return subprocess.call(command)  # noqa: S603  # our own entrypoint's command
+        return run_forwarding_signals(command)
+
+
+def run_forwarding_signals(command: list[str]) -> int:
+    """Run ``command``, pass SIGTERM/SIGINT on to it, return its exit code (128+N if killed)."""
+    child = subprocess.Popen(command)  # noqa: S603  # our own entrypoint's command
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: child.send_signal(number))
+    code = child.wait()
+    return 128 - code if code < 0 else code
 
 
 if __name__ == "__main__":

@@ -434,3 +434,39 @@ def test_force_reaches_meltano_run(pipeline: Pipeline) -> None:
     assert "Force option is enabled, ignoring stale job check" in result.stderr
     loaded = pipeline.query("select count(*) from usajobs.jobs")[0][0]
     assert loaded == len(expected_ids(pipeline.api, Keyword="nurse"))
+
+
+def test_the_shard_lock_passes_sigterm_to_its_command(
+    pg_server: devenv.Postgres, database: str, tmp_path: Path
+) -> None:
+    # In a sharded run the entrypoint signals pg_lock.py, which runs meltano: meltano
+    # must get the SIGTERM, or it is orphaned and later killed without closing its run.
+    marker = tmp_path / "got-sigterm"
+    command = (
+        "import pathlib, signal, sys, time\n"
+        f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(marker)!r}).touch(), sys.exit(7)))\n"
+        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch()\n"
+        "time.sleep(60)\n"
+    )
+    python = str(ROOT / ".venv" / "bin" / "python")
+    lock = subprocess.Popen(  # noqa: S603
+        [
+            python,
+            str(ROOT / "orchestrate" / "pg_lock.py"),
+            "test-lock",
+            "--",
+            python,
+            "-c",
+            command,
+        ],
+        env={**pg_server.env(database), "PATH": "/usr/bin:/bin"},
+    )
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "ready").exists():
+        assert time.monotonic() < deadline, "the locked command never started"
+        time.sleep(0.1)
+
+    lock.terminate()
+
+    assert lock.wait(timeout=30) == 7
+    assert marker.exists()
