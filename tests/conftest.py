@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 KEYWORD = "data engineering"
 STATE_ID = "dev:tap-usajobs-to-target-postgres"
+ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
 RUN_TIMEOUT = 300
 
 
@@ -95,6 +96,18 @@ class Pipeline:
             [MELTANO, *args],
             cwd=ROOT,
             env=self.env(**overrides),
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+
+    def entrypoint(self, *args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+        """``orchestrate/entrypoint.sh ARGS``, as a container or scheduler starts a run."""
+        return subprocess.run(  # noqa: S603
+            ["bash", ENTRYPOINT, *args],  # noqa: S607
+            cwd=ROOT,
+            env=self.env(MELTANO_BIN=MELTANO, **overrides),
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT,

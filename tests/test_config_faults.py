@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import devenv
 import pytest
-from conftest import MELTANO, ROOT, expected_ids
+from conftest import expected_ids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from conftest import Pipeline
 
-ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
 EX_CONFIG = 64
 #: The fake's key in this module: distinctive, so any leak of it into output is caught.
 SECRET_KEY = "cfg-faults-secret-6a1e93d0b4"
@@ -233,18 +232,6 @@ def test_settings_given_as_strings_still_work(pipeline: Pipeline) -> None:
     assert "singer_state" in pipeline.state()
 
 
-def _entrypoint(pipeline: Pipeline, **overrides: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        ["bash", ENTRYPOINT],
-        cwd=ROOT,
-        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("env", "blamed", "says"),
     [
@@ -265,7 +252,7 @@ def _entrypoint(pipeline: Pipeline, **overrides: str | None) -> subprocess.Compl
 def test_entrypoint_exits_64_for_anything_the_tap_rejects(
     pipeline: Pipeline, env: dict[str, str], blamed: str, says: list[str]
 ) -> None:
-    result = _entrypoint(pipeline, **env)
+    result = pipeline.entrypoint(**env)
 
     assert result.returncode == EX_CONFIG, result.stderr[-3000:]
     assert_refused(result, pipeline, blamed, *says)

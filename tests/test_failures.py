@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
-from conftest import KEYWORD, MELTANO, ROOT, expected_ids, search_requests
+from conftest import KEYWORD, expected_ids, search_requests
 
 if TYPE_CHECKING:
     from conftest import Pipeline
 
-ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
 EX_CONFIG = 64
 EX_UNAVAILABLE = 69
 
@@ -91,31 +89,19 @@ def test_wrong_api_key_is_fatal_and_never_logged(pipeline: Pipeline) -> None:
     assert len(search_requests(pipeline.api)) == 1, "an auth failure must not be retried"
 
 
-def _entrypoint(pipeline: Pipeline, *args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        ["bash", ENTRYPOINT, *args],
-        cwd=ROOT,
-        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_entrypoint_exit_codes_name_the_problem(pipeline: Pipeline) -> None:
-    missing = _entrypoint(pipeline, TAP_USAJOBS_USER_AGENT=None)
+    missing = pipeline.entrypoint(TAP_USAJOBS_USER_AGENT=None)
     assert missing.returncode == EX_CONFIG
     assert "TAP_USAJOBS_USER_AGENT" in missing.stderr
 
-    down = _entrypoint(pipeline, PGPORT="1")
+    down = pipeline.entrypoint(PGPORT="1")
     assert down.returncode == EX_UNAVAILABLE
     assert "cannot connect to PostgreSQL" in down.stderr
     assert search_requests(pipeline.api) == []
 
 
 def test_entrypoint_runs_the_job_end_to_end(pipeline: Pipeline) -> None:
-    result = _entrypoint(pipeline)
+    result = pipeline.entrypoint()
 
     assert result.returncode == 0, result.stderr[-4000:]
     assert "dbt-postgres" in result.stderr

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import KEYWORD, MELTANO, ROOT, STATE_ID, expected_ids, search_requests
+from conftest import KEYWORD, ROOT, STATE_ID, expected_ids, search_requests
 
 import devenv
 
@@ -23,26 +23,10 @@ if TYPE_CHECKING:
 
     from conftest import Pipeline
 
-ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
 RUNLOG = str(ROOT / "orchestrate" / "runlog.py")
 EX_DATAERR = 65
 RUNS = "usajobs_ops.pipeline_runs"
 NURSE = '["nurse"]'
-
-
-def entrypoint(
-    pipeline: Pipeline, *args: str, **overrides: str | None
-) -> subprocess.CompletedProcess[str]:
-    """Run the entrypoint as the container does, with this test's database and fake."""
-    return subprocess.run(  # noqa: S603
-        ["bash", ENTRYPOINT, *args],  # noqa: S607
-        cwd=ROOT,
-        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def runs(pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -65,7 +49,7 @@ def served_requests(pipeline: Pipeline) -> int:
 def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
     pipeline.api.control("faults", [{"kind": "status", "status": 503, "times": 2}])
 
-    first = entrypoint(pipeline, TAP_USAJOBS_BACKOFF_BASE_MS="10")
+    first = pipeline.entrypoint(TAP_USAJOBS_BACKOFF_BASE_MS="10")
 
     assert first.returncode == 0, first.stderr[-4000:]
     (run,) = runs(pipeline)
@@ -88,7 +72,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
 
     # A failing run is recorded as failed, with meltano's exit code.
     pipeline.api.control("faults", [{"kind": "status", "status": 400}])
-    second = entrypoint(pipeline)
+    second = pipeline.entrypoint()
 
     assert second.returncode == 1
     failed = runs(pipeline)[-1]
@@ -97,7 +81,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
 
 
 def test_json_logs_carry_the_run_id_and_the_tap_summary(pipeline: Pipeline) -> None:
-    result = entrypoint(pipeline, USAJOBS_LOG_FORMAT="json", TAP_USAJOBS_KEYWORDS=NURSE)
+    result = pipeline.entrypoint(USAJOBS_LOG_FORMAT="json", TAP_USAJOBS_KEYWORDS=NURSE)
 
     assert result.returncode == 0, result.stderr[-4000:]
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
@@ -119,12 +103,12 @@ def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
 ) -> None:
     full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
     load_only = ("tap-usajobs", "target-postgres")
-    assert entrypoint(pipeline, *load_only, **full_scans).returncode == 0
+    assert pipeline.entrypoint(*load_only, **full_scans).returncode == 0
     ids = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))
     withdrawn = ids[: len(ids) * 2 // 3]
     pipeline.api.control("postings", {"remove": withdrawn})
 
-    result = entrypoint(pipeline, **full_scans)
+    result = pipeline.entrypoint(**full_scans)
 
     assert result.returncode == EX_DATAERR, result.stderr[-4000:]
     assert "dropped" in result.stderr
@@ -138,15 +122,15 @@ def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
 
     # The check can be turned off, and a smaller drop than the threshold passes.
     pipeline.api.control("postings", {"remove": ids[len(withdrawn) : len(withdrawn) + 5]})
-    assert entrypoint(pipeline, *load_only, **full_scans).returncode == 0
+    assert pipeline.entrypoint(*load_only, **full_scans).returncode == 0
     pipeline.api.control("postings", {"remove": ids[len(withdrawn) + 5 :]})
-    disabled = entrypoint(pipeline, *load_only, USAJOBS_ALERT_DROP_PERCENT="0", **full_scans)
+    disabled = pipeline.entrypoint(*load_only, USAJOBS_ALERT_DROP_PERCENT="0", **full_scans)
     assert disabled.returncode == 0, disabled.stderr[-4000:]
     assert runs(pipeline)[-1]["status"] == "succeeded"
 
 
 def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipeline) -> None:
-    result = entrypoint(pipeline, "--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
+    result = pipeline.entrypoint("--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
 
     assert result.returncode == 0, result.stderr[-4000:]
     table = {
@@ -162,10 +146,10 @@ def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipe
     assert pipeline.query("select to_regclass(%s)", RUNS) == [(None,)]
 
     # After a real run, a dry run starts from its bookmark, as the next run would.
-    assert entrypoint(pipeline, TAP_USAJOBS_KEYWORDS=NURSE).returncode == 0
+    assert pipeline.entrypoint(TAP_USAJOBS_KEYWORDS=NURSE).returncode == 0
     saved = pipeline.state()
     pipeline.api.control("reset-stats", {})
-    again = entrypoint(pipeline, "--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
+    again = pipeline.entrypoint("--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
     assert again.returncode == 0, again.stderr[-4000:]
     (request,) = search_requests(pipeline.api)
     assert "DatePosted" in request["params"]
@@ -181,7 +165,7 @@ def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
         (today - timedelta(days=120)).isoformat(),
     )
 
-    result = entrypoint(pipeline, "--backfill", start, end)
+    result = pipeline.entrypoint("--backfill", start, end)
 
     assert result.returncode == 0, result.stderr[-4000:]
     served = pipeline.api.control("historic")["items"]
@@ -197,7 +181,7 @@ def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
     assert (run["mode"], run["job"]) == ("backfill", f"historic backfill {start}..{end}")
 
     # The same window again is read whole again, not skipped as already polled.
-    again = entrypoint(pipeline, "--backfill", start, end)
+    again = pipeline.entrypoint("--backfill", start, end)
     assert again.returncode == 0, again.stderr[-4000:]
     assert runs(pipeline)[-1]["records"]["historic_jobs"] == len(window)
 
@@ -214,7 +198,7 @@ def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
 def test_bad_mode_arguments_are_config_errors(
     pipeline: Pipeline, args: tuple[str, ...], message: str
 ) -> None:
-    result = entrypoint(pipeline, *args)
+    result = pipeline.entrypoint(*args)
 
     assert result.returncode == 64
     assert message in result.stderr
@@ -306,7 +290,7 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     }
     assert sorted(pipeline.api.control("postings", {"update": bad})["updated"]) == sorted(bad)
 
-    result = entrypoint(pipeline, **narrow)
+    result = pipeline.entrypoint(**narrow)
 
     assert result.returncode == 1, result.stderr[-4000:]
     failures = [line for line in result.stderr.splitlines() if "FAIL" in line]
@@ -416,7 +400,7 @@ def test_finish_records_a_run_whose_start_was_not_recorded(
 def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(
     pipeline: Pipeline, name: str, value: str, message: str
 ) -> None:
-    result = entrypoint(pipeline, **{name: value})
+    result = pipeline.entrypoint(**{name: value})
 
     assert result.returncode == 64
     assert message in result.stderr
@@ -426,8 +410,8 @@ def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(
 def test_force_reaches_meltano_run(pipeline: Pipeline) -> None:
     # What the runbook prescribes after a killed run: tests/test_process_faults.py shows
     # meltano's refusal and its --force; this checks the entrypoint passes it on.
-    result = entrypoint(
-        pipeline, "--force", "tap-usajobs", "target-postgres", TAP_USAJOBS_KEYWORDS=NURSE
+    result = pipeline.entrypoint(
+        "--force", "tap-usajobs", "target-postgres", TAP_USAJOBS_KEYWORDS=NURSE
     )
 
     assert result.returncode == 0, result.stderr[-4000:]

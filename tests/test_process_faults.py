@@ -34,14 +34,22 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from conftest import KEYWORD, MELTANO, ROOT, STATE_ID, Pipeline, expected_ids, search_requests
+from conftest import (
+    ENTRYPOINT,
+    KEYWORD,
+    MELTANO,
+    ROOT,
+    STATE_ID,
+    Pipeline,
+    expected_ids,
+    search_requests,
+)
 
 import devenv
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
 EX_UNAVAILABLE = 69
 SIGTERM_EXIT = 128 + signal.SIGTERM
 MELTANO_ABORTED = 1  # click's "Aborted!" on SIGINT; meltano's exit code for a failed run
@@ -187,20 +195,6 @@ def _meltano_run(*blocks: str) -> list[str]:
 
 def _entrypoint(*args: str) -> list[str]:
     return ["bash", ENTRYPOINT, *args]
-
-
-def _run_entrypoint(
-    pipeline: Pipeline, *args: str, **overrides: str | None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        _entrypoint(*args),
-        cwd=ROOT,
-        env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _committed(pipeline: Pipeline) -> list[str]:
@@ -438,7 +432,7 @@ def test_sigkill_of_the_entrypoint_recovers_once_the_heartbeat_is_stale(
 
     # A retry right away fails, and names the way out.
     _unstall(pipeline.api)
-    refused = _run_entrypoint(pipeline)
+    refused = pipeline.entrypoint()
     assert refused.returncode == 1, refused.stderr[-4000:]
     assert _already_running(killed) in refused.stderr
     assert "entrypoint: run failed with exit code 1" in refused.stderr
@@ -449,7 +443,7 @@ def test_sigkill_of_the_entrypoint_recovers_once_the_heartbeat_is_stale(
     # The next scheduled run, a day later: meltano marks the killed run failed and goes on.
     _age_running_runs(pipeline, timedelta(days=1))
     aged = _killed_run(pipeline)
-    next_day = _run_entrypoint(pipeline)
+    next_day = pipeline.entrypoint()
     assert next_day.returncode == 0, next_day.stderr[-6000:]
     assert (
         f"Marked stale run that started at {_utc(aged['started_at'])} "
@@ -489,7 +483,7 @@ def test_sigterm_to_the_entrypoint_stops_the_run_and_the_rerun_completes(
 
     # Meltano closed the run's record, so the rerun needs no --force.
     _unstall(pipeline.api)
-    rerun = _run_entrypoint(pipeline)
+    rerun = pipeline.entrypoint()
     assert rerun.returncode == 0, rerun.stderr[-6000:]
     _assert_complete(pipeline)
 
@@ -610,7 +604,7 @@ def test_secrets_appear_in_no_output_state_or_file(
         outputs[name] = result.stdout + result.stderr
         return result
 
-    success = record("entrypoint: usajobs-elt", _run_entrypoint(pipeline))
+    success = record("entrypoint: usajobs-elt", pipeline.entrypoint())
     assert success.returncode == 0, success.stderr[-6000:]
     assert pipeline.query("select count(*) from job_listings")[0][0] > 0
 
@@ -651,7 +645,7 @@ def test_secrets_appear_in_no_output_state_or_file(
     down = record("database down", pipeline.meltano("run", "tap-usajobs", "target-postgres"))
     assert down.returncode != 0
     assert "Connection refused" in down.stderr or "connection failed" in down.stderr
-    down_entry = record("entrypoint: database down", _run_entrypoint(pipeline))
+    down_entry = record("entrypoint: database down", pipeline.entrypoint())
     assert down_entry.returncode == EX_UNAVAILABLE
 
     leaked = {
@@ -679,7 +673,7 @@ def test_a_killed_run_leaves_no_api_key_behind_once_the_next_run_starts(
     _wait_until_gone(run.sid)
 
     _unstall(pipeline.api)
-    _run_entrypoint(pipeline)  # refused (the killed run looks alive), but it has started
+    pipeline.entrypoint()  # refused (the killed run looks alive), but it has started
 
     assert run.config_files, "the killed run's plugins were started with no --config file?"
     config_files = list((ROOT / ".meltano" / "run").glob("*/*.config.json"))

@@ -6,7 +6,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
-from conftest import MELTANO, ROOT, expected_ids, search_requests
+from conftest import ENTRYPOINT, MELTANO, ROOT, expected_ids, search_requests
 
 if TYPE_CHECKING:
     from conftest import Pipeline
@@ -26,9 +26,11 @@ def test_cloud_run_tasks_cover_every_query_once_and_build_the_models(pipeline: P
     # (.meltano/run), which parallel Cloud Run tasks, each in its own container, do not.
     for index in range(TASKS):
         task = subprocess.run(  # noqa: S603
-            ["bash", str(ROOT / "orchestrate" / "entrypoint.sh")],
+            ["bash", ENTRYPOINT],
             cwd=ROOT,
-            env=pipeline.env(**env, CLOUD_RUN_TASK_INDEX=str(index), CLOUD_RUN_TASK_COUNT=str(TASKS)),
+            env=pipeline.env(
+                **env, CLOUD_RUN_TASK_INDEX=str(index), CLOUD_RUN_TASK_COUNT=str(TASKS)
+            ),
             capture_output=True,
             text=True,
             timeout=600,
@@ -54,16 +56,16 @@ def test_cloud_run_tasks_cover_every_query_once_and_build_the_models(pipeline: P
 
     states = pipeline.meltano("state", "list", MELTANO_DATABASE_URI=env["MELTANO_DATABASE_URI"])
     states = states.stdout.split()
-    assert {f"dev:tap-usajobs-to-target-postgres:shard-{i}-of-{TASKS}" for i in range(TASKS)} <= set(
-        states
-    )
+    assert {
+        f"dev:tap-usajobs-to-target-postgres:shard-{i}-of-{TASKS}" for i in range(TASKS)
+    } <= set(states)
 
 
 def test_entrypoint_takes_the_database_from_a_url_secret(pipeline: Pipeline) -> None:
     server = pipeline.server
     url = f"postgresql://{server.user}@{server.host}:{server.port}/{pipeline.database}?sslmode=disable"
     unset_pg = dict.fromkeys(("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"))
-    entrypoint = ["bash", str(ROOT / "orchestrate" / "entrypoint.sh"), "tap-usajobs", "target-postgres"]
+    entrypoint = ["bash", ENTRYPOINT, "tap-usajobs", "target-postgres"]
 
     def run(database_url: str) -> subprocess.CompletedProcess[str]:
         env = pipeline.env(**unset_pg, DATABASE_URL=database_url, MELTANO_BIN=MELTANO)

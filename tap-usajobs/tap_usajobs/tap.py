@@ -280,8 +280,8 @@ class TapUsaJobs(Tap):
         """Set up the tap and the counters of its sync."""
         super().__init__(*args, **kwargs)
         writer = self.message_writer
-        records = writer.records if isinstance(writer, CountingWriter) else None
-        self.sync_summary = SyncSummary(records=records if records is not None else Counter())
+        records = writer.records if isinstance(writer, CountingWriter) else Counter()
+        self.sync_summary = SyncSummary(records=records)
         # The CLI builds the tap inside ``invoke``; keep the latest so ``invoke`` can
         # report on the sync it ran.
         type(self).last_built = self
