@@ -126,7 +126,7 @@ def test_historic_and_code_lists_load_and_a_removed_code_is_marked_deleted(
         **_documented_columns(SOURCES / "_usajobs__historic__sources.yml"),
         **_documented_columns(SOURCES / "_usajobs__code_lists__sources.yml"),
     }
-    types = {"timestamp without time zone": "timestamp", "ARRAY": "jsonb[]"}
+    types = {"timestamp without time zone": "timestamp"}
     for table, columns in documented.items():
         actual = dict(
             pipeline.query(

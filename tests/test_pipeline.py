@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from conftest import KEYWORD, expected_ids, search_requests
+from conftest import KEYWORD, ROOT, expected_ids, search_requests
 
 if TYPE_CHECKING:
     from conftest import Pipeline
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # The rule documented in transform/macros/salary.sql, restated here independently.
 ANNUAL_FACTOR = {"PA": 1, "PH": 2087, "PD": 260, "BW": 26, "PM": 12}
 LEGACY_INTERVALS = {"per year": "PA", "per hour": "PH", "per day": "PD", "per month": "PM"}
+MIGRATION = ROOT / "orchestrate" / "migrations" / "001_arrays_of_objects_as_jsonb.sql"
 
 
 def _served_postings(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
@@ -183,3 +184,55 @@ def test_a_changed_close_date_shows_in_the_history(pipeline: Pipeline) -> None:
         "select count(*) from job_listing_versions where control_number::text = %s", control
     )
     assert versions == [(2,)]
+
+
+def _column_types(pipeline: Pipeline, table: str, *columns: str) -> dict[str, str]:
+    rows = pipeline.query(
+        "select column_name, udt_name from information_schema.columns "
+        "where table_schema = 'usajobs' and table_name = %s and column_name = any(%s)",
+        table,
+        list(columns),
+    )
+    return dict(rows)
+
+
+def test_a_database_loaded_with_jsonb_arrays_upgrades_with_the_migration(
+    pipeline: Pipeline,
+) -> None:
+    arrays = ("PositionLocation", "JobCategory", "PositionRemuneration")
+    # As the project loaded before meltano.yml's `schema` override: an empty override
+    # lets target-postgres map arrays of objects to jsonb[].
+    pipeline.run_ok("tap-usajobs", "target-postgres", TAP_USAJOBS__SCHEMA="{}")
+    assert _column_types(pipeline, "jobs", *arrays) == dict.fromkeys(arrays, "_jsonb")
+    before = pipeline.query('select "MatchedObjectId", "JobCategory"::text from usajobs.jobs')
+    state_before = pipeline.state()
+
+    # Unmigrated, the next load stops loudly and commits nothing.
+    pipeline.api.control("postings", {"add": 3})
+    failed = pipeline.meltano("run", "tap-usajobs", "target-postgres")
+    assert failed.returncode != 0
+    assert "malformed array literal" in failed.stderr
+    assert pipeline.query("select count(*) from usajobs.jobs")[0][0] == len(before)
+    assert pipeline.state() == state_before
+
+    with pipeline.server.connect(pipeline.database) as conn:
+        conn.execute(MIGRATION.read_text())
+        conn.execute(MIGRATION.read_text())  # a second run is a no-op
+    assert _column_types(pipeline, "jobs", *arrays) == dict.fromkeys(arrays, "jsonb")
+    migrated = dict(
+        pipeline.query(
+            'select "MatchedObjectId", array(select x::text from '
+            'jsonb_array_elements("JobCategory") as x)::text from usajobs.jobs'
+        )
+    )
+    # Same elements in the same order: jsonb[] '{"{...}","{...}"}' reads back the same.
+    for control_number, categories in before:
+        assert migrated[control_number] == categories
+
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:build")
+    rows = pipeline.query("select control_number::text from job_listings")
+    assert sorted(row[0] for row in rows) == sorted(expected_ids(pipeline.api, Keyword=KEYWORD))
+    series = pipeline.query(
+        "select count(*) from job_listings where cardinality(occupational_series_codes) > 0"
+    )[0][0]
+    assert series == len(rows)

@@ -27,7 +27,7 @@ remuneration as (
         pay.entry ->> 'Description' as rate_interval_description,
         {{ normalize_rate_interval("pay.entry ->> 'RateIntervalCode'") }} as rate_interval_code
     from deduplicated as jobs
-    cross join lateral unnest(jobs."PositionRemuneration") with ordinality as pay (entry, ordinality)
+    cross join lateral jsonb_array_elements(jobs."PositionRemuneration") with ordinality as pay (entry, ordinality)
 
 ),
 
@@ -76,23 +76,23 @@ renamed as (
         ---------- arrays
         array(
             select location ->> 'LocationName'
-            from unnest(jobs."PositionLocation") as location
+            from jsonb_array_elements(jobs."PositionLocation") as location
         ) as locations,
         array(
             select category ->> 'Code'
-            from unnest(jobs."JobCategory") as category
+            from jsonb_array_elements(jobs."JobCategory") as category
         ) as occupational_series_codes,
         array(
             select grade ->> 'Code'
-            from unnest(jobs."JobGrade") as grade
+            from jsonb_array_elements(jobs."JobGrade") as grade
         ) as pay_plan_codes,
         array(
             select schedule ->> 'Name'
-            from unnest(jobs."PositionSchedule") as schedule
+            from jsonb_array_elements(jobs."PositionSchedule") as schedule
         ) as position_schedules,
         array(
             select schedule ->> 'Code'
-            from unnest(jobs."PositionSchedule") as schedule
+            from jsonb_array_elements(jobs."PositionSchedule") as schedule
         ) as position_schedule_codes,
         array(
             select jsonb_array_elements_text(jobs."UserArea" -> 'Details' -> 'HiringPath')
