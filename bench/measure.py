@@ -2,8 +2,9 @@
 
 Two ways to get a process's peak resident set size (RSS):
 
-- exact, for processes the harness starts itself (the plain ``tap | target`` pipes and
-  bench/floor.py): ``os.wait4`` returns the child's ``ru_maxrss`` and CPU times;
+- exact, for processes the harness starts itself (the plain ``tap | target`` pipes,
+  target-postgres replaying a file, and bench/floor.py): ``os.wait4`` returns the child's
+  ``ru_maxrss`` and CPU times;
 - sampled, for the tap and target that ``meltano run`` starts: a thread reads
   ``/proc/<pid>/status`` ``VmHWM`` (the kernel's own high-water mark of the RSS, so a
   short spike between two samples is not lost) and ``/proc/<pid>/stat`` CPU ticks every
@@ -255,13 +256,18 @@ def run_single(  # noqa: PLR0913  # keyword-only knobs of one run
     expected_roles: set[str],
     timeout: float,
     capture_stdout: bool = False,
+    stdin: IO[bytes] | None = None,
 ) -> Outcome:
-    """Run one command (``meltano run``, floor.py); sample its descendants."""
+    """Run one command (``meltano run``, floor.py, a target on a file); sample its descendants.
+
+    ``stdin``: an open file for the command's standard input (default: the harness's own).
+    """
     started = time.monotonic()
     proc = subprocess.Popen(  # noqa: S603
         command,
         cwd=cwd,
         env=env,
+        stdin=stdin,
         stdout=subprocess.PIPE if capture_stdout else log,
         stderr=log,
         start_new_session=True,

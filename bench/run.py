@@ -13,6 +13,9 @@ Each run loads into a fresh database, after a CHECKPOINT. Variants, side by side
   ours-pipe      tap-usajobs | target-postgres, the executables meltano installed
   msdk-pipe      tap-rest-api-msdk (bench/.venv-msdk) | the same target-postgres, same config
   floor          bench/floor.py: fetch every page once, then COPY the same rows
+  target-replay  target-postgres alone, its stdin the Singer messages ours-pipe's tap
+                 wrote (captured once per N, untimed): the least any pipeline through
+                 target-postgres can take
 
 and, first, ours-meltano and ours-pipe against a tiny fake (``--tiny`` postings) to
 measure meltano's fixed cost per run.
@@ -74,7 +77,7 @@ USER_AGENT = "bench@example.com"
 RUN_TIMEOUT = 1800.0
 FULL_SIZES = (5_000, 20_000, 40_000)
 QUICK_SIZES = (1_000,)
-VARIANTS = ("ours-meltano", "ours-pipe", "msdk-pipe", "floor")
+VARIANTS = ("ours-meltano", "ours-pipe", "msdk-pipe", "floor", "target-replay")
 #: Names of a tap setting that bounds concurrent requests (the floor uses its value).
 CONCURRENCY_SETTING = re.compile(r"concurren|parallel|workers")
 BATCH_METRIC = re.compile(r'"metric":\s*"batch_processing_time",\s*"value":\s*([0-9.]+)')
@@ -222,6 +225,17 @@ def target_batch_seconds(log: Path) -> float:
     """
     text = log.read_text(errors="replace") if log.exists() else ""
     return round(sum(float(value) for value in BATCH_METRIC.findall(text)), 2)
+
+
+def count_records(messages: Path, stream: str) -> int:
+    """RECORD messages of ``stream`` in a file of Singer messages, one JSON object a line."""
+    records = 0
+    with messages.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                message = json.loads(line)
+                records += message.get("type") == "RECORD" and message.get("stream") == stream
+    return records
 
 
 def workload_tap_env(about: dict[str, Any]) -> dict[str, str]:
@@ -430,6 +444,12 @@ class Bench:
         self.catalog = workdir / "catalog.json"
         discover = [str(self.tap_exe), "--config", str(probe_config), "--discover"]
         self.catalog.write_text(run_checked(discover).stdout)
+        # What `meltano run` hands the tap: discovery with meltano.yml's select and schema
+        # extras applied. ours-pipe passes it too, so both load the same columns.
+        self.meltano_catalog = workdir / "meltano-catalog.json"
+        dump = [str(MELTANO), "invoke", "--dump=catalog", "tap-usajobs"]
+        dump_env = {**probe_env, "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'probe-dump.db'}"}
+        self.meltano_catalog.write_text(run_checked(dump, cwd=project, env=dump_env).stdout)
         self.concurrency, self.concurrency_source = floor_concurrency(self.tap_config, self.about)
         if options.floor_concurrency is not None:
             self.concurrency = options.floor_concurrency
@@ -522,11 +542,15 @@ class Bench:
             )
         self._record(fake, variant, rep, outcome, db, target_log=self.logs / log_name)
 
-    def run_ours_pipe(self, fake: Fake, rep: int, tag: str = "") -> None:
-        """tap-usajobs | target-postgres: the config meltano would pass, without meltano."""
+    def _ours_tap(self, fake: Fake) -> list[str]:
+        """The tap-usajobs command of ours-pipe: the config meltano would pass, for ``fake``."""
         config = self.workdir / f"tap-{fake.postings}.json"
         config.write_text(json.dumps({**self.tap_config, "base_url": fake.url}))
-        self._pipe(fake, rep, f"ours-pipe{tag}", [str(self.tap_exe), "--config", str(config)])
+        return [str(self.tap_exe), "--config", str(config), "--catalog", str(self.meltano_catalog)]
+
+    def run_ours_pipe(self, fake: Fake, rep: int, tag: str = "") -> None:
+        """tap-usajobs | target-postgres: the config meltano would pass, without meltano."""
+        self._pipe(fake, rep, f"ours-pipe{tag}", self._ours_tap(fake))
 
     def run_msdk_pipe(self, fake: Fake, rep: int) -> None:
         """tap-rest-api-msdk | target-postgres."""
@@ -551,6 +575,70 @@ class Bench:
                     timeout=RUN_TIMEOUT,
                 )
             self._record(fake, variant, rep, outcome, db, self.logs / f"{name}.target.log")
+
+    def _replay_file(self, fake: Fake) -> Path:
+        """Where the tap's Singer messages for ``fake`` are kept for target-replay."""
+        return self.workdir / f"replay-{fake.postings}.jsonl"
+
+    def capture_tap_output(self, fake: Fake) -> None:
+        """Run ours-pipe's tap once, untimed, its Singer messages into _replay_file(fake).
+
+        The same command, config and environment as ours-pipe; stops the benchmark unless
+        the tap exits 0 with exactly N RECORD messages of stream ``jobs``.
+        """
+        messages = self._replay_file(fake)
+        command = self._ours_tap(fake)
+        print(f"  capturing the tap's output for target-replay (N={fake.postings})", flush=True)
+        log_name = f"target-replay-{fake.postings}-capture.tap.log"
+        with messages.open("wb") as out, self._log(log_name) as log:
+            try:
+                code = subprocess.run(  # noqa: S603
+                    command,
+                    cwd=self.workdir,
+                    env=clean_env(),
+                    stdout=out,
+                    stderr=log,
+                    timeout=RUN_TIMEOUT,
+                    check=False,
+                ).returncode
+            except subprocess.TimeoutExpired:
+                code = -9
+        if code != 0:
+            sys.exit(
+                f"target-replay: capturing the tap's output failed (exit {code}): "
+                f"`{shlex.join(command)}`; see {self.logs / log_name}"
+            )
+        records = count_records(messages, "jobs")
+        if records != fake.postings:
+            sys.exit(
+                f"target-replay: the tap's captured output has {records} RECORD messages of "
+                f"stream jobs, not N = {fake.postings}; see {self.logs / log_name}"
+            )
+        size_mib = messages.stat().st_size / 2**20
+        print(f"  captured {records} records, {size_mib:,.0f} MiB", flush=True)
+
+    def run_target_replay(self, fake: Fake, rep: int) -> None:
+        """target-postgres alone, reading the tap's captured output from a file.
+
+        No tap, no meltano, no HTTP at the same time: the least time any pipeline that
+        loads through target-postgres can take for this stream. Same executable and config
+        as the pipes; the fake's counter is reset and read as for them (so 0 requests).
+        """
+        with self.dbs.fresh(f"bench_{fake.postings}_{rep}_target_replay") as db:
+            fake.control("reset-stats", method="POST")
+            log_name = f"target-replay-{fake.postings}-{rep}.target.log"
+            with self._log(log_name) as log, self._replay_file(fake).open("rb") as messages:
+                outcome = measure.run_single(
+                    [str(self.target_exe), "--config", str(self.target_config_path)],
+                    env={**clean_env(), **self.dbs.server.env(db)},
+                    cwd=self.workdir,
+                    log=log,
+                    expected_roles={"target"},
+                    timeout=RUN_TIMEOUT,
+                    capture_stdout=True,  # its STATE messages, read as in the pipes
+                    stdin=messages,
+                )
+            self._record(fake, "target-replay", rep, outcome, db, self.logs / log_name)
 
     def run_floor(self, fake: Fake, rep: int) -> None:
         """bench/floor.py: fetch all pages, then COPY."""
@@ -589,12 +677,18 @@ class Bench:
             "ours-pipe": self.run_ours_pipe,
             "msdk-pipe": self.run_msdk_pipe,
             "floor": self.run_floor,
+            "target-replay": self.run_target_replay,
         }
         order = [v for v in VARIANTS if v in self.options.variants]
-        for rep in range(self.options.runs):
-            shift = rep % len(order)
-            for variant in order[shift:] + order[:shift]:
-                steps[variant](fake, rep)
+        try:
+            if "target-replay" in order:  # its input, before any timed run
+                self.capture_tap_output(fake)
+            for rep in range(self.options.runs):
+                shift = rep % len(order)
+                for variant in order[shift:] + order[:shift]:
+                    steps[variant](fake, rep)
+        finally:  # ~300 MB at N = 20,000
+            self._replay_file(fake).unlink(missing_ok=True)
 
     def run_overhead(self, fake: Fake) -> None:
         """Run `meltano run` and the plain pipe on a tiny workload: meltano's fixed cost."""
