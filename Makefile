@@ -162,6 +162,9 @@ bench: $(BIN)/.installed ## Full benchmark (~25 min on 2 cores); rewrites docs/p
 bench-quick: $(BIN)/.installed ## Smoke test of the benchmark harness: N=1,000, one run (<1 min)
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
+bench-dbt: $(BIN)/.installed ## dbt run on 20,000 loaded postings; BENCH_DBT_ARGS="--ref A --ref worktree" compares
+	$(BIN)/python bench/dbt_models.py $(BENCH_DBT_ARGS)
+
 bench-lock: $(BIN)/.installed ## Re-pin requirements/bench-msdk.txt
 	$(UV) pip compile --quiet --python-version 3.11 --no-annotate \
 		--custom-compile-command "make lock" requirements/bench-msdk.in -o requirements/bench-msdk.txt

@@ -61,21 +61,32 @@ select * from renamed
 {%- endmacro %}
 
 
-{% macro code_list_name(code_list, code) -%}
+{#-
+    The lookups read each code list once per query, whatever the row count: the list is
+    folded into one jsonb object {UPPER(code): name} by an uncorrelated scalar subquery,
+    which PostgreSQL evaluates once (an InitPlan) and then probes per row. Joining the
+    staging view per row instead re-ran the view for every posting: job_listings took
+    17.5 s for 20,000 postings that way (docs/performance.md, "dbt").
+-#}
+{% macro code_list_map(code_list) -%}
     (
-        select code_list.name
+        select coalesce(jsonb_object_agg(upper(code_list.code), code_list.name), '{}'::jsonb)
         from {{ ref('stg_usajobs__' ~ code_list) }} as code_list
-        where upper(code_list.code) = upper({{ code }})
+        where code_list.code is not null
     )
+{%- endmacro %}
+
+
+{% macro code_list_name(code_list, code) -%}
+    ({{ code_list_map(code_list) }} ->> upper({{ code }}))
 {%- endmacro %}
 
 
 {% macro code_list_names(code_list, codes) -%}
     array(
-        select code_list.name
+        select {{ code_list_map(code_list) }} ->> upper(wanted.code)
         from unnest({{ codes }}) with ordinality as wanted (code, position)
-        inner join {{ ref('stg_usajobs__' ~ code_list) }} as code_list
-            on upper(code_list.code) = upper(wanted.code)
+        where {{ code_list_map(code_list) }} ? upper(wanted.code)
         order by wanted.position
     )
 {%- endmacro %}
