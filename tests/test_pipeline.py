@@ -236,3 +236,36 @@ def test_a_database_loaded_with_jsonb_arrays_upgrades_with_the_migration(
         "select count(*) from job_listings where cardinality(occupational_series_codes) > 0"
     )[0][0]
     assert series == len(rows)
+
+
+def test_code_list_names_follow_the_codes_in_order(pipeline: Pipeline) -> None:
+    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
+
+    def names(table: str) -> dict[str, str]:
+        rows = pipeline.query(f'select "Code", "Value" from usajobs.{table}')  # noqa: S608
+        return {code.upper(): name for code, name in rows}
+
+    lists = {
+        table: names(table)
+        for table in ("occupational_series", "pay_plans", "position_schedule_types",
+                      "hiring_paths", "agency_subelements")
+    }  # fmt: skip
+    rows = pipeline.query(
+        "select occupational_series_codes, occupational_series_names, pay_plan_codes, "
+        "pay_plan_names, position_schedule_codes, position_schedule_names, hiring_paths, "
+        "hiring_path_names, agency_subelement_code, agency_subelement_name from job_listings"
+    )
+    assert rows
+    found = 0
+    for row in rows:
+        pairs = zip(row[0:8:2], row[1:8:2], list(lists)[:4], strict=True)
+        for codes, got, table in pairs:
+            # Case-insensitive (Search sends hiring paths in lower case), in code order,
+            # codes missing from the list skipped.
+            wanted = [lists[table][code.upper()] for code in codes if code.upper() in lists[table]]
+            assert got == wanted, (table, codes)
+            found += len(wanted)
+        agency_code, agency_name = row[8], row[9]
+        assert agency_name == lists["agency_subelements"].get((agency_code or "").upper())
+        found += agency_name is not None
+    assert found > 2 * len(rows), "the fake's postings should use codes the lists know"
