@@ -156,7 +156,7 @@ BENCH_ARGS ?=
 
 .PHONY: bench bench-quick bench-lock bench-clean
 
-bench: $(BIN)/.installed ## Full benchmark (~25 min on 2 cores); rewrites docs/performance.md's results
+bench: $(BIN)/.installed ## Full benchmark (~12 min on 2 quiet cores, ~25 busy); rewrites docs/performance.md's results
 	$(BIN)/python bench/run.py --update-doc $(BENCH_ARGS)
 
 bench-quick: $(BIN)/.installed ## Smoke test of the benchmark harness: N=1,000, one run (<1 min)
