@@ -63,8 +63,12 @@ test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone packa
 test-project: install $(TAP_VENV)/.installed ## End-to-end tests: meltano, target-postgres, dbt
 	$(BIN)/python -m pytest tests
 
-lint: $(TAP_VENV)/.installed ## ruff and mypy on the tap
+# The tap with its own config (tap-usajobs/pyproject.toml), then the project's own Python
+# (orchestrate/, bench/, tests/, docs/, infra/) with ruff.toml, which leaves out the tap.
+# Both with the tap's pinned ruff.
+lint: $(TAP_VENV)/.installed ## ruff and mypy on the tap, ruff on the project's own Python
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
+	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 
 # --- maintenance ---------------------------------------------------------------------------
 

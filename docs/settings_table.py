@@ -28,7 +28,7 @@ def _cell(value: object) -> str:
 def render(about: dict[str, object]) -> str:
     """The markdown table for the tap's own settings."""
     settings = about["settings"]
-    assert isinstance(settings, dict)
+    assert isinstance(settings, dict)  # noqa: S101  # narrows the type for type checkers
     required = set(settings.get("required", []))
     lines = [
         "| Setting | Environment variable | Required | Default | Description |",

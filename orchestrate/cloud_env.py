@@ -18,7 +18,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 EX_CONFIG = 64
 #: libpq connection keywords a database URL may carry, and the variables libpq reads.

@@ -73,7 +73,9 @@ class Postgres:
     def create_database(self, name: str, *, replace: bool = False) -> None:
         """Create ``name`` unless it exists (or drop and recreate it with ``replace``)."""
         with self.connect() as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (name,)
+            ).fetchone()
             if exists and replace:
                 conn.execute(f'drop database "{name}" with (force)')
                 exists = None

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import typing as t
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,7 +107,9 @@ class DryRun:
             )
             if key in check.seen:
                 check.repeated_keys += 1
-                self._example(f"{stream}: key {dict(zip(check.key_properties, key))} repeated")
+                self._example(
+                    f"{stream}: key {dict(zip(check.key_properties, key, strict=True))} repeated"
+                )
             check.seen.add(key)
 
     def _example(self, text: str) -> None:
@@ -142,7 +144,7 @@ class DryRun:
         return "\n".join(
             "  ".join(
                 cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths))
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
             for row in rows
         )
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             # Stopping the dry run stops the extraction too.
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda number, _frame: tap.send_signal(number))
-            assert tap.stdout is not None
+            assert tap.stdout is not None  # noqa: S101  # for type checkers
             for line in tap.stdout:
                 if line.strip():
                     dry_run.feed(line)
@@ -221,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
         if exit_code < 0:
             exit_code = 128 - exit_code
 
+    return _report(dry_run, exit_code)
+
+
+def _report(dry_run: DryRun, exit_code: int) -> int:
+    """Print the counts and the problems found; the dry run's exit code."""
     print(dry_run.table())
     for example in dry_run.examples:
         print(f"  problem: {example}")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import devenv  # noqa: E402
+import devenv
 
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 DEMO_DIR = devenv.ROOT / ".demo"
@@ -65,7 +65,10 @@ def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str) 
 def demo(job: str) -> int:
     """Fake API, local Postgres, full job, then a look at the result."""
     DEMO_DIR.mkdir(exist_ok=True)
-    with devenv.postgres(DEMO_DIR / "pgdata") as server, devenv.fake_api("--postings", "1500") as api:
+    with (
+        devenv.postgres(DEMO_DIR / "pgdata") as server,
+        devenv.fake_api("--postings", "1500") as api,
+    ):
         print(f"Fake USAJobs API at {api.url}", flush=True)
         return _run_pipeline(
             server,

@@ -102,6 +102,7 @@ class RunLog:
     """Writes the run table, reconnecting while the database is restarting."""
 
     def __init__(self, retry_seconds: float) -> None:
+        """Retry lost connections for up to ``retry_seconds`` per call of ``execute``."""
         self.retry_seconds = retry_seconds
 
     def execute(self, statements: t.Callable[[psycopg.Connection[t.Any]], t.Any]) -> t.Any:  # noqa: ANN401
@@ -115,7 +116,7 @@ class RunLog:
             try:
                 with psycopg.connect(connect_timeout=10) as conn:
                     return statements(conn)
-            except psycopg.OperationalError as exc:
+            except psycopg.OperationalError as exc:  # noqa: PERF203  # the retry loop's point
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise

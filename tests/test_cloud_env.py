@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import cloud_env
 import pytest
 from conftest import ROOT
-
-import cloud_env
 
 
 def test_a_neon_url_becomes_pg_variables_with_its_encoded_password() -> None:
     env = cloud_env.cloud_env(
-        {"DATABASE_URL": "postgresql://app:p%40ss%2Fw@ep-x.neon.tech:5433/jobs?channel_binding=require"}
+        {
+            "DATABASE_URL": "postgresql://app:p%40ss%2Fw@ep-x.neon.tech:5433/jobs?channel_binding=require"
+        }
     )
 
     assert env == {

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import subprocess
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import devenv
@@ -25,13 +24,14 @@ import pytest
 from conftest import expected_ids
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator
 
     from conftest import Pipeline
 
 EX_CONFIG = 64
 #: The fake's key in this module: distinctive, so any leak of it into output is caught.
-SECRET_KEY = "cfg-faults-secret-6a1e93d0b4"
+SECRET_KEY = "cfg-faults-secret-6a1e93d0b4"  # noqa: S105  # the fake's key, a leak canary
 
 
 class Case(NamedTuple):

@@ -79,7 +79,7 @@ def test_user_agent_must_be_an_email(pipeline: Pipeline) -> None:
 
 
 def test_wrong_api_key_is_fatal_and_never_logged(pipeline: Pipeline) -> None:
-    secret = "wrong-key-5f1d0c9a"
+    secret = "wrong-key-5f1d0c9a"  # noqa: S105  # a made-up key, a leak canary
     result = pipeline.meltano("run", "tap-usajobs", "target-postgres", TAP_USAJOBS_API_KEY=secret)
 
     assert result.returncode != 0

@@ -6,16 +6,16 @@ against the fake API over HTTP and a real PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import devenv
 import pytest
 from conftest import KEYWORD, ROOT, STATE_ID, expected_ids, search_requests
-
-import devenv
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,7 +37,7 @@ def runs(pipeline: Pipeline) -> list[dict[str, Any]]:
     )
     names = [name.strip() for name in columns.split(",")]
     rows = pipeline.query(f"select {columns} from {RUNS} order by started_at")  # noqa: S608
-    return [dict(zip(names, row)) for row in rows]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def served_requests(pipeline: Pipeline) -> int:
@@ -212,10 +212,8 @@ def own_pg() -> Iterator[devenv.EmbeddedPostgres]:
         embedded = devenv.EmbeddedPostgres(data_dir)
         embedded.start()
         yield embedded
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             embedded.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
 
 
 def test_the_run_table_survives_a_database_restart(
@@ -428,7 +426,8 @@ def test_the_shard_lock_passes_sigterm_to_its_command(
     marker = tmp_path / "got-sigterm"
     command = (
         "import pathlib, signal, sys, time\n"
-        f"signal.signal(signal.SIGTERM, lambda *_: (pathlib.Path({str(marker)!r}).touch(), sys.exit(7)))\n"
+        "signal.signal(signal.SIGTERM, "
+        f"lambda *_: (pathlib.Path({str(marker)!r}).touch(), sys.exit(7)))\n"
         f"pathlib.Path({str(tmp_path / 'ready')!r}).touch()\n"
         "time.sleep(60)\n"
     )

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import devenv
 import psycopg
 import pytest
 from conftest import (
@@ -44,8 +45,6 @@ from conftest import (
     expected_ids,
     search_requests,
 )
-
-import devenv
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

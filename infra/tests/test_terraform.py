@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from tfdocs import render_readme
 from tfload import load_file
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCHEDULER_SA = "${google_service_account.scheduler.email}"
 RUNTIME_MEMBER = "${google_service_account.runtime.member}"

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 
-def reports(document: Any) -> list[dict[str, Any]]:
+def reports(document: Any) -> list[dict[str, Any]]:  # noqa: ANN401  # parsed JSON
     """Each framework's report: checkov prints one object, or a list of them."""
     return document if isinstance(document, list) else [document]
 

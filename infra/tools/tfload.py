@@ -32,7 +32,7 @@ def unquote(value: str) -> str:
     return value
 
 
-def clean(node: Any) -> Any:
+def clean(node: Any) -> Any:  # noqa: ANN401  # any node of parsed HCL
     """The node without python-hcl2's metadata keys and with literals unquoted."""
     if isinstance(node, dict):
         return {unquote(key): clean(value) for key, value in node.items() if key not in _META_KEYS}

@@ -106,7 +106,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
     try:
         containers.build(context, TAG, log=log)
     except RuntimeError:
-        print(log.read_text()[-8000:])
+        print(log.read_text()[-8000:])  # noqa: T201  # pytest shows it with the failure
         raise
     return TAG
 
