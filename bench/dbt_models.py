@@ -27,7 +27,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,16 @@ import run  # noqa: E402  # the fake API and the environment rules of bench/run.
 
 DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
 DATABASE = "bench_dbt"
+#: The fake's historic announcements open over this many days before today.
+HISTORIC_DAYS = 420
+#: meltano.yml's default selection: jobs and the code lists.
+DEFAULT_SELECT = [
+    "jobs.*", "agency_subelements.*", "countries.*", "country_subdivisions.*",
+    "hiring_paths.*", "occupational_series.*", "pay_plans.*", "position_offering_types.*",
+    "position_opening_statuses.*", "position_schedule_types.*",
+    "remuneration_rate_interval_codes.*", "security_clearances.*", "service_types.*",
+    "travel_percentages.*", "who_may_apply.*",
+]  # fmt: skip
 RUN_TIMEOUT = 1800.0
 
 
@@ -62,18 +72,29 @@ def export_transform(ref: str, into: Path) -> Path:
     return folder / "transform"
 
 
-def load(server: devenv.Postgres, postings: int, workdir: Path) -> int:
-    """Load ``postings`` fake postings (and the code lists) into DATABASE; the row count."""
+def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -> dict[str, int]:
+    """Load fake postings, the code lists and (if ``historic``) historic_jobs; row counts."""
     server.create_database(DATABASE, replace=True)
-    with run.fake_api(ROOT, postings, 15, 0, workdir) as fake:
+    extra = ("--historic", str(historic), "--historic-days", str(HISTORIC_DAYS))
+    with run.fake_api(ROOT, postings, 15, 0, workdir, extra) as fake:
+        overrides = {"TAP_USAJOBS_SEARCH_ROW_CAP": "0"}
+        if historic:
+            # meltano.yml's selection plus historic_jobs, from the fake's first opening day.
+            start = datetime.now(UTC).date() - timedelta(days=HISTORIC_DAYS)
+            overrides["TAP_USAJOBS_START_DATE"] = start.isoformat()
+            overrides["TAP_USAJOBS__SELECT"] = json.dumps([*DEFAULT_SELECT, "historic_jobs.*"])
         env = {
             **run.clean_env(),
             **server.env(DATABASE),
-            **run.tap_env_vars(fake.url, {"TAP_USAJOBS_SEARCH_ROW_CAP": "0"}),
+            **run.tap_env_vars(fake.url, overrides),
             "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
         }
         command = [str(run.MELTANO), "run", "tap-usajobs", "target-postgres"]
-        print(f"loading {postings:,} postings: {' '.join(command[1:])}", flush=True)
+        print(
+            f"loading {postings:,} postings and {historic:,} historic announcements: "
+            f"{' '.join(command[1:])}",
+            flush=True,
+        )
         result = subprocess.run(  # noqa: S603
             command,
             cwd=ROOT,
@@ -85,8 +106,12 @@ def load(server: devenv.Postgres, postings: int, workdir: Path) -> int:
         )
         if result.returncode != 0:
             sys.exit(f"The load failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    counts = {}
     with server.connect(DATABASE) as conn:
-        return int(conn.execute("select count(*) from usajobs.jobs").fetchone()[0])
+        for table in ("jobs", "historic_jobs") if historic else ("jobs",):
+            query = f"select count(*) from usajobs.{table}"  # noqa: S608  # fixed names
+            counts[table] = int(conn.execute(query).fetchone()[0])
+    return counts
 
 
 def dbt_run(project: Path, server: devenv.Postgres, target_path: Path) -> dict[str, Any]:
@@ -124,7 +149,9 @@ def render(refs: list[str], runs: list[dict[str, Any]], meta: dict[str, Any]) ->
     """A markdown report: wall per ref, then the slowest models of any ref."""
     by_ref = {ref: [r for r in runs if r["ref"] == ref] for ref in refs}
     lines = [
-        f"`dbt run` on {meta['rows']:,} postings, {meta['runs']} run(s) per ref, interleaved; "
+        f"`dbt run` on {meta['rows']['jobs']:,} postings"
+        f" and {meta['rows'].get('historic_jobs', 0):,} historic announcements,"
+        f" {meta['runs']} run(s) per ref, interleaved; "
         f"medians (min-max). {meta['started']} to {meta['finished']}.",
         "",
         "| ref | dbt run wall s | " + " | ".join(f"{m} s" for m in meta["models"]) + " |",
@@ -144,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     """Load once, run dbt for every ref, print and save the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postings", type=int, default=20_000, help="N (default 20000)")
+    parser.add_argument(
+        "--historic", type=int, default=0, help="historic announcements too (default 0)"
+    )
     parser.add_argument("--runs", type=int, default=3, help="dbt runs per ref (default 3)")
     parser.add_argument(
         "--ref", action="append", help="a git ref or 'worktree' (repeatable; default HEAD)"
@@ -161,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         projects = {ref: export_transform(ref, workdir / "refs") for ref in refs}
         with devenv.postgres(workdir / "pgdata") as server:
-            rows = load(server, options.postings, workdir)
+            rows = load(server, options.postings, options.historic, workdir)
             # Untimed: the first build creates every relation and fills the incremental
             # job_listing_versions; the timed runs all start from that steady state.
             print(f"  warm-up: dbt run from {refs[0]}", flush=True)

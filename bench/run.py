@@ -318,16 +318,25 @@ class Fake:
 
 
 @contextlib.contextmanager
-def fake_api(
-    project: Path, postings: int, detail_kb: int, latency_ms: int, workdir: Path
+def fake_api(  # noqa: PLR0913  # the workload's knobs, named
+    project: Path,
+    postings: int,
+    detail_kb: int,
+    latency_ms: int,
+    workdir: Path,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Fake]:
-    """The project's fake API in its own process (40,000 postings of 15 KB take ~15 s)."""
+    """The project's fake API in its own process (40,000 postings of 15 KB take ~15 s).
+
+    ``extra_args`` go to the fake's command line as they are (e.g. ``--historic``).
+    """
     port_file = workdir / f"fake-{postings}.port"
     port_file.unlink(missing_ok=True)
     command = [
         str(PYTHON), "-m", "tap_usajobs.testing.fake_api", "--port", "0",
         "--port-file", str(port_file), "--postings", str(postings),
         "--detail-kb", str(detail_kb), "--latency-ms", str(latency_ms), "--row-cap", "0",
+        *extra_args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(project / "tap-usajobs")}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
