@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "orchestrate"))
@@ -43,14 +45,6 @@ DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
 DATABASE = "bench_dbt"
 #: The fake's historic announcements open over this many days before today.
 HISTORIC_DAYS = 420
-#: meltano.yml's default selection: jobs and the code lists.
-DEFAULT_SELECT = [
-    "jobs.*", "agency_subelements.*", "countries.*", "country_subdivisions.*",
-    "hiring_paths.*", "occupational_series.*", "pay_plans.*", "position_offering_types.*",
-    "position_opening_statuses.*", "position_schedule_types.*",
-    "remuneration_rate_interval_codes.*", "security_clearances.*", "service_types.*",
-    "travel_percentages.*", "who_may_apply.*",
-]  # fmt: skip
 RUN_TIMEOUT = 1800.0
 
 
@@ -72,6 +66,13 @@ def export_transform(ref: str, into: Path) -> Path:
     return folder / "transform"
 
 
+def default_select() -> list[str]:
+    """tap-usajobs' `select` in meltano.yml: jobs and the code lists."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (tap,) = (p for p in project["plugins"]["extractors"] if p["name"] == "tap-usajobs")
+    return list(tap["select"])
+
+
 def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -> dict[str, int]:
     """Load fake postings, the code lists and (if ``historic``) historic_jobs; row counts."""
     server.create_database(DATABASE, replace=True)
@@ -82,7 +83,7 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
             # meltano.yml's selection plus historic_jobs, from the fake's first opening day.
             start = datetime.now(UTC).date() - timedelta(days=HISTORIC_DAYS)
             overrides["TAP_USAJOBS_START_DATE"] = start.isoformat()
-            overrides["TAP_USAJOBS__SELECT"] = json.dumps([*DEFAULT_SELECT, "historic_jobs.*"])
+            overrides["TAP_USAJOBS__SELECT"] = json.dumps([*default_select(), "historic_jobs.*"])
         env = {
             **run.clean_env(),
             **server.env(DATABASE),
@@ -95,17 +96,7 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
             f"{' '.join(command[1:])}",
             flush=True,
         )
-        result = subprocess.run(  # noqa: S603
-            command,
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            sys.exit(f"The load failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+        run.run_checked(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT)
     counts = {}
     with server.connect(DATABASE) as conn:
         for table in ("jobs", "historic_jobs") if historic else ("jobs",):
@@ -126,20 +117,8 @@ def dbt_run(project: Path, server: devenv.Postgres, target_path: Path) -> dict[s
         str(project / "profiles"), "--target-path", str(target_path),
     ]  # fmt: skip
     started = time.monotonic()
-    result = subprocess.run(  # noqa: S603
-        command,
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        check=False,
-    )
+    run.run_checked(command, cwd=project, env=env, timeout=RUN_TIMEOUT)
     wall = time.monotonic() - started
-    if result.returncode != 0:
-        sys.exit(
-            f"dbt run failed in {project} (exit {result.returncode}):\n{result.stdout[-3000:]}"
-        )
     results = json.loads((target_path / "run_results.json").read_text())["results"]
     models = {item["unique_id"].split(".")[-1]: item["execution_time"] for item in results}
     return {"wall_s": wall, "models": models}
