@@ -17,6 +17,16 @@ from singer_sdk.authenticators import APIAuthenticatorBase, APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
+from tap_usajobs.conform import (
+    KEY_REPAIRED,
+    NUL_REMOVED,
+    SURROGATE_REPLACED,
+    UNKNOWN_FIELD,
+    UNREADABLE,
+    WRAPPED_IN_ARRAY,
+    Problem,
+    SchemaConformer,
+)
 from tap_usajobs.sharding import partitions_for_shard
 
 if t.TYPE_CHECKING:
@@ -24,8 +34,34 @@ if t.TYPE_CHECKING:
 
     from backoff.types import Details
 
+    from tap_usajobs.quarantine import QuarantineStream
     from tap_usajobs.summary import SyncSummary
 
+#: The stream that keeps rows no other stream could load.
+QUARANTINE_STREAM = "quarantine"
+#: A page is refused only when this many rows or more share an unreadable field.
+_REFUSE_MIN_ROWS = 3
+_SHOWN_CHARS = 80
+_PROBLEM_WORDS = {
+    UNREADABLE: "could not be read; it is null, and kept as sent in unreadable_values: {original}",
+    NUL_REMOVED: "had NUL characters, which were removed",
+    SURROGATE_REPLACED: "had a broken character (a lone surrogate), replaced by U+FFFD",
+    WRAPPED_IN_ARRAY: "was a single value where a list belongs, and was wrapped in one",
+    UNKNOWN_FIELD: "is not in the tap's schema (docs/runbook.md#schema-change-in-the-api)",
+    KEY_REPAIRED: "was not a usable key ({original}); the key was read from the row's URI",
+}
+
+
+class ContentRefusedError(Exception):
+    """The API changed the shape of its answers: the sync stops before writing a page."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+API_KEY_HEADER = "Authorization-Key"
 #: Statuses that mean "come back later". 408 and 425 are rare but harmless to retry.
 RETRIABLE_STATUSES = frozenset({408, 425, 429})
 _AUTH_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
@@ -33,10 +69,25 @@ _ERROR_BODY_CHARS = 300
 
 
 def payload(response: requests.Response) -> dict[str, t.Any]:
-    """Return the response's JSON body, parsed once and cached on the response."""
+    """Return the response's JSON body, parsed once and cached on the response.
+
+    Lenient where leniency loses nothing: bytes that are not UTF-8 become U+FFFD (logged
+    by the caller through ``_usajobs_invalid_utf8``), and raw control characters inside
+    strings are accepted (``strict=False``), so one odd posting never makes its whole
+    page unreadable. Broken JSON still raises ``ValueError``.
+    """
     cached = getattr(response, "_usajobs_payload", None)
     if cached is None:
-        cached = response.json()
+        try:
+            text = response.content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = response.content.decode("utf-8", errors="replace")
+            response._usajobs_invalid_utf8 = True  # type: ignore[attr-defined]  # noqa: SLF001
+        try:
+            cached = json.loads(text, strict=False)
+        except RecursionError as exc:  # nesting deeper than the parser goes
+            msg = "JSON nested too deeply to read"
+            raise ValueError(msg) from exc
         response._usajobs_payload = cached  # type: ignore[attr-defined]  # noqa: SLF001
     return t.cast("dict[str, t.Any]", cached)
 
@@ -59,15 +110,28 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-class _CountingAdapter(requests.adapters.HTTPAdapter):
-    """A keep-alive connection pool that counts the responses it receives."""
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    """A keep-alive connection pool that counts its responses and keeps the key at home.
 
-    def __init__(self, on_response: t.Callable[[], None], **kwargs: t.Any) -> None:  # noqa: ANN401
+    ``requests`` strips ``Authorization`` from a redirect to another host, but not a
+    custom header such as ``Authorization-Key``: this is the last place a request passes
+    before the wire, so the key is removed here from any request to another host.
+    """
+
+    def __init__(
+        self,
+        on_response: t.Callable[[], None],
+        home: str,
+        **kwargs: t.Any,  # noqa: ANN401
+    ) -> None:
         super().__init__(**kwargs)
         self._on_response = on_response
+        self._home = home
 
     def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]  # noqa: ANN401
         """Send the request; count the answer (a failure to connect raises instead)."""
+        if urlparse(request.url or "").netloc != self._home:
+            request.headers.pop(API_KEY_HEADER, None)
         response = super().send(request, **kwargs)
         self._on_response()
         return response
@@ -127,7 +191,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         if not self.sends_api_key:
             return _NoKey()
         return APIKeyAuthenticator(
-            key="Authorization-Key",
+            key=API_KEY_HEADER,
             value=self.config["api_key"],
             location="header",
         )
@@ -143,12 +207,13 @@ class UsaJobsStream(RESTStream[t.Any]):
 
     @property
     def requests_session(self) -> requests.Session:
-        """The SDK's session, its pools as wide as the page pool and counting responses."""
+        """The SDK's session: pools as wide as the page pool, counting, key kept at home."""
         session = super().requests_session
-        if not isinstance(session.get_adapter(self.url_base), _CountingAdapter):
+        if not isinstance(session.get_adapter(self.url_base), _GuardedAdapter):
             width = max(10, int(self.config.get("max_concurrent_requests", 1)))
-            adapter = _CountingAdapter(
+            adapter = _GuardedAdapter(
                 lambda: self.sync_summary.count("requests", self.name),
+                urlparse(self.url_base).netloc,
                 pool_connections=1,
                 pool_maxsize=width,
             )
@@ -197,7 +262,20 @@ class UsaJobsStream(RESTStream[t.Any]):
         return value
 
     def validate_response(self, response: requests.Response) -> None:
-        """Map USAJobs failures to fatal or retriable errors with actionable messages."""
+        """USAJobs' own cases first (redirects, auth, bodies), then the SDK's status mapping.
+
+        The SDK retries 5xx and ``extra_retry_statuses`` and fails on other 4xx. A body
+        that does not parse, or lacks the shape the stream reads, is fetched again: a
+        truncated transfer looks exactly like that.
+        """
+        home = urlparse(self.url_base).netloc
+        landed = urlparse(response.url or "").netloc
+        if self.sends_api_key and landed and landed != home:
+            msg = (
+                f"USAJobs redirected {self.path} to another host ({landed}). The API key is "
+                f"only ever sent to {home}, so the answer from {landed} is not used."
+            )
+            raise FatalAPIError(msg)
         status = response.status_code
         if status in _AUTH_STATUSES and not self.sends_api_key:
             msg = f"USAJobs refused a request to the public endpoint {self.path} (HTTP {status})."
@@ -209,15 +287,12 @@ class UsaJobsStream(RESTStream[t.Any]):
                 "(TAP_USAJOBS_USER_AGENT) is the email address it was issued to."
             )
             raise FatalAPIError(msg)
-        if status in RETRIABLE_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise RetriableAPIError(self.response_error_message(response), response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            raise FatalAPIError(self.response_error_message(response))
+        super().validate_response(response)
         if status == HTTPStatus.NO_CONTENT:
             return
         try:
             body = payload(response)
-        except (ValueError, json.JSONDecodeError) as exc:
+        except ValueError as exc:
             # A body cut off mid-transfer parses as broken JSON: fetch the page again.
             msg = f"Malformed JSON from {self.path} ({len(response.content)} bytes): {exc}"
             raise RetriableAPIError(msg, response) from exc
@@ -237,11 +312,115 @@ class UsaJobsStream(RESTStream[t.Any]):
         return f"HTTP {response.status_code} {response.reason} for {path}: {body}".rstrip(": ")
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
-        """Yield the records of a validated response without parsing it again."""
+        """The page's rows as records: conformed, checked, and only once all of them are."""
         if response.status_code == HTTPStatus.NO_CONTENT or not response.content:
             return
-        yield from self.records_from_payload(payload(response))
+        body = payload(response)
+        if getattr(response, "_usajobs_invalid_utf8", False):
+            self.logger.warning(
+                "%s: a page from %s had bytes that are not UTF-8; they became U+FFFD.",
+                self.name,
+                self.path,
+            )
+        yield from self.read_rows(self.records_from_payload(body))
 
-    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[dict[str, t.Any]]:
-        """Extract the raw records from a parsed body."""
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
+        """Extract the raw rows from a parsed body."""
         raise NotImplementedError
+
+    # --- rows: untrusted content in, typed records out ------------------------------------
+
+    @cached_property
+    def conformer(self) -> SchemaConformer:
+        """Types and repairs rows to the stream's own schema (not a catalog's trimmed copy)."""
+        return SchemaConformer(self.schema, self.key_aliases)
+
+    #: Other spellings of the stream's keys (case-insensitive) -> the schema's names.
+    key_aliases: t.ClassVar[dict[str, str]] = {}
+
+    def prepare_row(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Reshape a raw row before it is conformed (Search hoists its descriptor)."""
+        return row
+
+    def key_problem(self, record: dict[str, t.Any], problems: list[Problem]) -> str | None:  # noqa: ARG002
+        """Why ``record`` has no usable key, or None; a stream may repair the key here."""
+        key = self.primary_keys[0]
+        return None if record.get(key) not in (None, "") else f"it has no {key}"
+
+    def read_rows(self, rows: Iterable[t.Any]) -> list[dict[str, t.Any]]:
+        """Conform a page of rows; quarantine those without a key; refuse a changed shape.
+
+        Every row is checked before any is returned, so a refused page writes nothing.
+        """
+        records: list[dict[str, t.Any]] = []
+        unreadable: dict[str, list[tuple[object, object]]] = {}
+        key_name = self.primary_keys[0]
+        for row in rows:
+            if not isinstance(row, dict):
+                self.quarantine(row, None, f"it is a JSON {type(row).__name__}, not an object")
+                continue
+            record, problems = self.conformer(self.prepare_row(row))
+            reason = self.key_problem(record, problems)
+            if reason:
+                self.quarantine(row, row.get(key_name), reason)
+                continue
+            if self.replication_key:
+                # The SDK's state code reads this key from every record.
+                record.setdefault(self.replication_key, None)
+            self.note_problems(record[key_name], problems)
+            for problem in problems:
+                if problem.kind == UNREADABLE:
+                    unreadable.setdefault(problem.field, []).append(
+                        (record[key_name], problem.original)
+                    )
+            records.append(record)
+        self._refuse_if_reshaped(unreadable, len(records))
+        return records
+
+    def note_problems(self, key: object, problems: list[Problem]) -> None:
+        """Count each problem of a row; log the first few of each kind per field."""
+        for problem in problems:
+            if self.sync_summary.note(self.name, problem.field, problem.kind):
+                self.logger.warning(
+                    "%s %s=%s: %s %s.",
+                    self.name,
+                    self.primary_keys[0],
+                    key,
+                    problem.path,
+                    _PROBLEM_WORDS[problem.kind].format(original=_shown(problem.original)),
+                )
+
+    def quarantine(self, row: object, key: object, reason: str) -> None:
+        """Hold a row that cannot be loaded in the ``quarantine`` stream, and count it."""
+        self.quarantined_rows += 1
+        self.sync_summary.quarantined[self.name] += 1
+        quarantine = t.cast("QuarantineStream", self._tap.streams[QUARANTINE_STREAM])
+        quarantine_id = quarantine.hold(self.name, key, reason, row)
+        if self.sync_summary.note(self.name, "(row)", "quarantined"):
+            self.logger.warning(
+                "%s: quarantined a row (%s=%s) because %s; it is in the quarantine stream "
+                "as %s (docs/runbook.md#quarantined-rows).",
+                self.name,
+                self.primary_keys[0],
+                _shown(key),
+                reason,
+                quarantine_id[:12],
+            )
+
+    quarantined_rows = 0
+
+    def _refuse_if_reshaped(
+        self, unreadable: dict[str, list[tuple[object, object]]], rows: int
+    ) -> None:
+        share = float(self.config.get("max_unreadable_share", 0.5))
+        for field, cases in unreadable.items():
+            if len(cases) >= _REFUSE_MIN_ROWS and len(cases) > share * rows:
+                key, original = cases[0]
+                msg = (
+                    f"{self.name}: {field} could not be read on {len(cases)} of {rows} rows of "
+                    f"one page of {self.path} (for example {self.primary_keys[0]}={key}: "
+                    f"{_shown(original)}). The API has changed this field's format. Loading "
+                    "the page would put nulls in place of good values, so the page was not "
+                    "written (max_unreadable_share, docs/runbook.md#refused-a-changed-field)."
+                )
+                raise ContentRefusedError(msg)

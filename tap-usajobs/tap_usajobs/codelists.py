@@ -23,7 +23,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs.client import UsaJobsStream
-from tap_usajobs.conform import SchemaConformer
+from tap_usajobs.schemas import UNREADABLE_VALUES
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -43,6 +43,12 @@ _COMMON_FIELDS = (
 )
 
 
+#: Stream-state key: how many codes the last complete read of a list found.
+CODES_READ_KEY = "codes_read"
+#: A list that shrinks below this share of its last read retires nothing.
+MIN_SHARE_OF_LAST_READ = 0.5
+
+
 @dataclass(frozen=True)
 class CodeList:
     """One code list: its API name, its stream name and the fields only it has."""
@@ -55,7 +61,7 @@ class CodeList:
     def schema(self) -> dict[str, t.Any]:
         """The common fields, then the list's own ones (all strings)."""
         extras = (th.Property(field, th.StringType) for field in self.extra_fields)
-        return th.PropertiesList(*_COMMON_FIELDS, *extras).to_dict()
+        return th.PropertiesList(*_COMMON_FIELDS, *extras, UNREADABLE_VALUES).to_dict()
 
 
 #: The lists the tap offers; adding one is one line here (plus test data for the fake).
@@ -94,7 +100,6 @@ class CodeListStream(UsaJobsStream):
             path=f"/api/codelist/{code_list.route}",
         )
         self.code_list = code_list
-        self._conform = SchemaConformer(self.schema)
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -110,17 +115,35 @@ class CodeListStream(UsaJobsStream):
 
         The message goes out only after every code was read: sent first (the SDK's
         ``emit_activate_version_messages``), a request that then failed would leave the
-        target with the whole list marked deleted until the next good run.
+        target with the whole list marked deleted until the next good run. Nor does it
+        go out when a row had to be quarantined, or when the list shrank to less than
+        half of what the last read found: a list cut short by the API must not retire
+        codes that still exist.
         """
         version = int(time.time() * 1000)
         self._stream_version = version  # every record carries the list's new version
         codes = 0
+        quarantined_before = self.quarantined_rows
         for record in super().get_records(context):
             codes += 1
             yield record
+        last = self.stream_state.get(CODES_READ_KEY)
+        problems = []
         if not codes:
-            self.logger.warning("%s came back empty; no code is retired.", self.name)
+            problems.append("it came back empty")
+        elif isinstance(last, int) and codes < last * MIN_SHARE_OF_LAST_READ:
+            problems.append(f"it shrank from {last} codes to {codes}")
+        if self.quarantined_rows > quarantined_before:
+            problems.append(f"{self.quarantined_rows - quarantined_before} rows were quarantined")
+        if problems:
+            self.sync_summary.mark_incomplete(self.name, problems)
+            self.logger.warning(
+                "%s: no code is retired, because %s (docs/runbook.md#a-code-list-shrank).",
+                self.name,
+                " and ".join(problems),
+            )
             return
+        self.stream_state[CODES_READ_KEY] = codes
         self._write_activate_version_message(version)
 
     def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
@@ -135,19 +158,7 @@ class CodeListStream(UsaJobsStream):
             return "CodeList is not a list of objects with a ValidValue list"
         return None
 
-    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[dict[str, t.Any]]:
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
         """Every valid value of every ``CodeList`` entry (there is one)."""
         for entry in body["CodeList"]:
             yield from entry["ValidValue"]
-
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,  # noqa: ARG002
-    ) -> dict[str, t.Any] | None:
-        """Typed ``IsDisabled`` and ``LastModified``; rows without a code are skipped."""
-        record = self._conform(row)
-        if not record.get("Code"):
-            self.logger.warning("Skipping a %s entry without a Code.", self.name)
-            return None
-        return record

@@ -1,19 +1,30 @@
-"""Fit loosely shaped API rows to a stream's JSON schema, key names and types alike.
+"""Fit untrusted API rows to a stream's JSON schema: key names, types and text.
 
-The Historic JOA API spells the same key in several ways (``HiringPaths``,
-``hiringpaths``, ``hiringPaths``), has a typo in one (``disableAppyOnline``), sends flags
-as "Y"/"N" and dates as plain text; the code lists send "Yes"/"No" and zoneless times.
-``SchemaConformer`` reads a schema once and then, for every row, renames keys to the
-schema's spelling (case-insensitively, plus explicit aliases) and converts each value to
-the declared type with the pure parsers of ``normalize``. A value that cannot be read
-becomes ``None``; keys the schema does not know are kept, so the SDK warns about them
-instead of them vanishing silently.
+The API's content is untrusted input. It spells keys in several ways (``HiringPaths``,
+``hiringpaths``), misspells one (``disableAppyOnline``), sends flags as "Y"/"N" or
+"True"/"False", numbers and dates as text, and sometimes a value of another shape than
+usual: a string where a list belongs, an object where text belongs. ``SchemaConformer``
+reads a schema once and then, for every row:
+
+- renames keys to the schema's spelling (case-insensitively, plus explicit aliases);
+- reads each value into its declared type with the pure parsers of ``normalize``;
+- repairs what can be repaired without guessing: NUL characters (which PostgreSQL
+  refuses) are removed, lone UTF-16 surrogates (half of an emoji) become U+FFFD, and a
+  single value where the schema wants an array is wrapped in one;
+- turns what cannot be read into null, and keeps the value as sent in the record's
+  ``unreadable_values`` object, under the JSON Pointer of where it was. Nothing the API
+  sent is lost silently, and the typed columns never hold a value of the wrong type.
+
+Each repair and each unreadable value is also returned as a ``Problem``, so the stream
+can count and log them. Keys the schema does not know are kept (cleaned of NULs), and
+reported too.
 """
 
 from __future__ import annotations
 
 import re
 import typing as t
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,7 +33,38 @@ from tap_usajobs.normalize import parse_amount, parse_bool, parse_datetime
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+#: The property every record carries: values that could not be read, as sent, by path.
+UNREADABLE_VALUES = "unreadable_values"
+
+#: Kinds of ``Problem``.
+UNREADABLE = "unreadable"
+NUL_REMOVED = "nul_removed"
+SURROGATE_REPLACED = "surrogate_replaced"
+WRAPPED_IN_ARRAY = "wrapped_in_array"
+UNKNOWN_FIELD = "unknown_field"
+KEY_REPAIRED = "key_repaired"
+
 _DATE_PREFIX = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:$|[T\s])")
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ARRAY_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something about one value of a row: where (a JSON Pointer), what, and as sent."""
+
+    path: str
+    kind: str
+    original: object = None
+
+    @property
+    def field(self) -> str:
+        """The path with array positions as ``*``: the same field in every row."""
+        return _ARRAY_INDEX.sub("/*", self.path)
+
+
+Converter = t.Callable[[object, str, list[Problem]], object]
 
 
 def parse_date(value: object) -> str | None:
@@ -65,12 +107,35 @@ def parse_text(value: object) -> str | None:
     return None
 
 
+def repair_text(text: str) -> tuple[str, list[str]]:
+    """``text`` without NUL characters and with lone surrogates as U+FFFD; what was done."""
+    done = []
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        done.append(NUL_REMOVED)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+        done.append(SURROGATE_REPLACED)
+    return text, done
+
+
+def clean(value: object) -> object:
+    """A JSON value with every string (keys too) repaired: safe for a jsonb column."""
+    if isinstance(value, str):
+        return repair_text(value)[0] if _BAD_TEXT.search(value) else value
+    if isinstance(value, dict):
+        return {clean(key): clean(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    return value
+
+
 def _types(schema: Mapping[str, t.Any]) -> set[str]:
     declared = schema.get("type", [])
     return {declared} if isinstance(declared, str) else set(declared)
 
 
-def _scalar_parser(schema: Mapping[str, t.Any]) -> Callable[[object], object]:
+def _scalar_parser(schema: Mapping[str, t.Any]) -> Callable[[object], object] | None:
     types = _types(schema)
     if "boolean" in types:
         return parse_bool
@@ -82,7 +147,44 @@ def _scalar_parser(schema: Mapping[str, t.Any]) -> Callable[[object], object]:
         return {"date-time": parse_datetime, "date": parse_date}.get(
             schema.get("format", ""), parse_text
         )
-    return lambda value: value
+    return None  # no type declared: any JSON value is fine
+
+
+def _scalar(parse: Callable[[object], object] | None) -> Converter:
+    keeps_blank = parse is parse_text
+
+    def convert(value: object, path: str, problems: list[Problem]) -> object:
+        if isinstance(value, str):
+            if _BAD_TEXT.search(value):
+                value, done = repair_text(value)
+                problems.extend(Problem(path, kind) for kind in done)
+            if not keeps_blank and not value.strip():
+                return None  # "" is how the API leaves a value out
+        if parse is None:
+            return clean(value)
+        typed = parse(value)
+        if typed is None:
+            problems.append(Problem(path, UNREADABLE, clean(value)))
+        return typed
+
+    return convert
+
+
+def _array(item: Converter) -> Converter:
+    def convert(value: object, path: str, problems: list[Problem]) -> object:
+        if not isinstance(value, list):
+            problems.append(Problem(path, WRAPPED_IN_ARRAY))
+            value = [value]
+        typed = []
+        for index, element in enumerate(value):
+            if element is None:
+                continue
+            converted = item(element, f"{path}/{index}", problems)
+            if converted is not None:  # an unreadable element was recorded, and is left out
+                typed.append(converted)
+        return typed
+
+    return convert
 
 
 class SchemaConformer:
@@ -97,7 +199,7 @@ class SchemaConformer:
         properties: Mapping[str, Mapping[str, t.Any]] = schema.get("properties", {})
         self._names = {name.lower(): name for name in properties}
         self._names.update({alias.lower(): name for alias, name in (aliases or {}).items()})
-        self._fields: dict[str, Callable[[object], object]] = {
+        self._fields: dict[str, Converter] = {
             name: self._converter(spec, aliases) for name, spec in properties.items()
         }
 
@@ -105,24 +207,58 @@ class SchemaConformer:
         self,
         spec: Mapping[str, t.Any],
         aliases: Mapping[str, str] | None,
-    ) -> Callable[[object], object]:
+    ) -> Converter:
         types = _types(spec)
         if "object" in types and "properties" in spec:
             nested = SchemaConformer(spec, aliases)
-            return lambda value: nested(value) if isinstance(value, dict) else None
-        if "array" in types:
-            item = self._converter(spec.get("items", {}), aliases)
-            return lambda value: [item(v) for v in value] if isinstance(value, list) else None
-        return _scalar_parser(spec)
 
-    def __call__(self, row: Mapping[str, t.Any]) -> dict[str, t.Any]:
-        """Return a new row with the schema's key names and types; ``row`` is untouched."""
+            def convert(value: object, path: str, problems: list[Problem]) -> object:
+                if isinstance(value, dict):
+                    return nested.conform(value, path, problems)
+                problems.append(Problem(path, UNREADABLE, clean(value)))
+                return None
+
+            return convert
+        if "array" in types:
+            return _array(self._converter(spec.get("items", {}), aliases))
+        if "object" in types:  # an object of any keys: only its text is repaired
+
+            def any_object(value: object, path: str, problems: list[Problem]) -> object:
+                if isinstance(value, dict):
+                    return clean(value)
+                problems.append(Problem(path, UNREADABLE, clean(value)))
+                return None
+
+            return any_object
+        return _scalar(_scalar_parser(spec))
+
+    def conform(
+        self, row: Mapping[str, t.Any], path: str, problems: list[Problem]
+    ) -> dict[str, t.Any]:
+        """``row`` with the schema's key names and types; problems are appended."""
         conformed: dict[str, t.Any] = {}
         for key, value in row.items():
-            name = self._names.get(key.lower(), key)
-            convert = self._fields.get(name)
-            typed = convert(value) if convert and value is not None else value
+            name = self._names.get(key.lower()) if isinstance(key, str) else None
+            if name is None:
+                name = repair_text(str(key))[0]
+                problems.append(Problem(f"{path}/{name}", UNKNOWN_FIELD))
+                conformed[name] = clean(value)
+                continue
+            typed = None if value is None else self._fields[name](value, f"{path}/{name}", problems)
             # Two spellings of one key in a row: the one that carries a value wins.
             if conformed.get(name) is None:
                 conformed[name] = typed
         return conformed
+
+    def __call__(self, row: Mapping[str, t.Any]) -> tuple[dict[str, t.Any], list[Problem]]:
+        """A new record for ``row`` (left untouched), and what was repaired or unreadable.
+
+        The record's ``unreadable_values`` holds, by JSON Pointer, every value that was
+        read as null because it could not be read, as it was sent.
+        """
+        problems: list[Problem] = []
+        record = self.conform(row, "", problems)
+        record[UNREADABLE_VALUES] = {
+            problem.path: problem.original for problem in problems if problem.kind == UNREADABLE
+        } or None
+        return record, problems

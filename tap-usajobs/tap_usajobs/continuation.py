@@ -51,25 +51,32 @@ class ContinuationPaginator(BaseHATEOASPaginator):
     """Follow ``paging.next`` until it is empty, and count what arrives against ``totalCount``.
 
     A token that comes back a second time would make the API serve the same pages
-    forever; paging stops there with a warning, and the shortfall shows in the count.
+    forever; paging stops there with a warning, and the shortfall shows in the count. So
+    does paging past ``max_pages``, whatever new tokens the API keeps sending.
     """
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, max_pages: int) -> None:
         """Page one query; ``label`` names it in log messages."""
         super().__init__()
         self.label = label
+        self.max_pages = max_pages
+        self.pages = 0
         self.total_count: int | None = None
         self.rows_received = 0
         self.stopped_on_repeated_token = False
+        self.stopped_on_budget = False
         self._tokens_seen: set[str] = set()
 
     def advance(self, response: requests.Response) -> None:
         """Count the page's rows, then move on to its ``next`` link."""
+        self.pages += 1
         if not is_empty_answer(response):
             body = payload(response)
-            metadata = (body.get("paging") or {}).get("metadata") or {}
-            if self.total_count is None and metadata.get("totalCount") is not None:
-                self.total_count = int(metadata["totalCount"])
+            paging = body.get("paging")
+            metadata = paging.get("metadata") if isinstance(paging, dict) else None
+            total = metadata.get("totalCount") if isinstance(metadata, dict) else None
+            if self.total_count is None and total is not None:
+                self.total_count = _count(total)
             self.rows_received += len(body.get("data") or [])
         super().advance(response)
 
@@ -81,6 +88,15 @@ class ContinuationPaginator(BaseHATEOASPaginator):
         """The ``next`` link, unless it is missing, empty or repeats an earlier token."""
         link = self._next_link(response)
         if link is None:
+            return None
+        if self.pages >= self.max_pages:
+            self.stopped_on_budget = True
+            logger.warning(
+                "%s: stopping after %d pages (max_requests_per_query), though the API sent "
+                "another next link.",
+                self.label,
+                self.pages,
+            )
             return None
         token = continuation_token(link)
         if token in self._tokens_seen:
@@ -100,5 +116,16 @@ class ContinuationPaginator(BaseHATEOASPaginator):
     def _next_link(response: requests.Response) -> str | None:
         if is_empty_answer(response):
             return None
-        link = (payload(response).get("paging") or {}).get("next")
+        paging = payload(response).get("paging")
+        link = paging.get("next") if isinstance(paging, dict) else None
         return link if isinstance(link, str) and link.strip() else None
+
+
+def _count(value: object) -> int | None:
+    """``totalCount`` as an integer, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None

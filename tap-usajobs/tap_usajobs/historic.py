@@ -30,8 +30,8 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs import historic_schemas
-from tap_usajobs.client import UsaJobsStream, payload
-from tap_usajobs.conform import SchemaConformer, parse_date
+from tap_usajobs.client import UsaJobsStream
+from tap_usajobs.conform import parse_date
 from tap_usajobs.continuation import ContinuationPaginator, is_empty_answer
 from tap_usajobs.normalize import parse_datetime
 
@@ -169,13 +169,13 @@ class HistoricJoaStream(UsaJobsStream):
     # SchemaConformer already gives every value its schema type.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
+    key_aliases = historic_schemas.KEY_ALIASES
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Prepare the per-window counters."""
         super().__init__(*args, **kwargs)
-        self._conform = SchemaConformer(self.schema, historic_schemas.KEY_ALIASES)
         self._window: Window | None = None
         self._paginator: ContinuationPaginator | None = None
-        self._unsettled_rows = 0
 
     def is_unsettled(self, record: dict[str, t.Any]) -> bool:
         """Whether a row may still change, so its window must be polled again."""
@@ -229,7 +229,9 @@ class HistoricJoaStream(UsaJobsStream):
         """Follow ``paging.next``; kept so the window's totals can be checked at its end."""
         window = self._window
         label = f"{self.name} {window.start}..{window.end}" if window else self.name
-        self._paginator = ContinuationPaginator(label)
+        self._paginator = ContinuationPaginator(
+            label, max_pages=int(self.config["max_requests_per_query"])
+        )
         return self._paginator
 
     def get_url_params(
@@ -262,34 +264,44 @@ class HistoricJoaStream(UsaJobsStream):
         if not context:
             # No window is due (or this shard owns none): never query without dates.
             return
-        self._window = Window.of(context)
-        self._unsettled_rows = 0
-        yield from super().get_records(context)
+        self._window = window = Window.of(context)
+        unsettled = 0
+        quarantined_before = self.quarantined_rows
+        for record in super().get_records(context):
+            unsettled += self.is_unsettled(record)
+            yield record
         paginator = self._paginator
         if paginator is None:  # pragma: no cover - request_records always builds one
             return
-        self._check_count(paginator)
+        quarantined = self.quarantined_rows - quarantined_before
+        problems = self._problems(paginator, quarantined)
+        if problems:
+            label = f"{self.name} {window.start}..{window.end}"
+            self.sync_summary.mark_incomplete(label, problems)
+            self.logger.warning(
+                "%s was not read whole; the next run polls it again: %s.",
+                label,
+                "; ".join(problems),
+            )
         self.get_context_state(context).update(
             {
                 "polled_on": utc_today().isoformat(),
-                "rows_received": paginator.rows_received,
+                "rows_received": paginator.rows_received - quarantined,
                 "total_count": paginator.total_count or 0,
-                "unsettled_rows": self._unsettled_rows,
+                "unsettled_rows": unsettled + quarantined,
             }
         )
 
-    def _check_count(self, paginator: ContinuationPaginator) -> None:
-        total = paginator.total_count or 0
+    def _problems(self, paginator: ContinuationPaginator, quarantined: int) -> list[str]:
+        """Why a window's rows do not prove it was read whole."""
+        total = paginator.total_count
         received = paginator.rows_received
-        if received < total:
-            self.logger.warning(
-                "%s: received %d of the %d rows the API counted (%d missing); the next "
-                "run polls this window again.",
-                paginator.label,
-                received,
-                total,
-                total - received,
-            )
+        problems = []
+        if total is None:
+            if received:
+                problems.append("the API gave no readable totalCount")
+        elif received < total:
+            problems.append(f"received {received} of the {total} rows the API counted")
         elif received > total:
             self.logger.info(
                 "%s: received %d rows, %d more than the API counted.",
@@ -297,6 +309,13 @@ class HistoricJoaStream(UsaJobsStream):
                 received,
                 received - total,
             )
+        if paginator.stopped_on_repeated_token:
+            problems.append("the API repeated a continuation token")
+        if paginator.stopped_on_budget:
+            problems.append(f"stopped after {paginator.pages} pages (max_requests_per_query)")
+        if quarantined:
+            problems.append(f"{quarantined} rows were quarantined")
+        return problems
 
     def validate_response(self, response: requests.Response) -> None:
         """An empty answer is "no rows", not a broken page."""
@@ -317,21 +336,11 @@ class HistoricJoaStream(UsaJobsStream):
         """The page's rows; none for an empty answer."""
         if is_empty_answer(response):
             return
-        yield from payload(response)["data"]
+        yield from super().parse_response(response)
 
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,  # noqa: ARG002
-    ) -> dict[str, t.Any] | None:
-        """Schema spelling and types for every key; count rows that may still change."""
-        record = self._conform(row)
-        if record.get("usajobsControlNumber") is None:
-            self.logger.warning("Skipping a %s row without usajobsControlNumber.", self.name)
-            return None
-        if self.is_unsettled(record):
-            self._unsettled_rows += 1
-        return record
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
+        """The page's ``data`` rows."""
+        return t.cast("list[t.Any]", body["data"])
 
 
 class HistoricJobsStream(HistoricJoaStream):

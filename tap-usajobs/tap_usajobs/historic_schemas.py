@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
+from tap_usajobs.schemas import UNREADABLE_VALUES
+
 _S = th.StringType
 _FLAG = "Sent as Y/N."
 
@@ -93,6 +95,7 @@ HISTORIC_JOBS = th.PropertiesList(
     th.Property("hiringPaths", th.ArrayType(HIRING_PATH)),
     th.Property("jobCategories", th.ArrayType(JOB_CATEGORY)),
     th.Property("positionLocations", th.ArrayType(POSITION_LOCATION)),
+    UNREADABLE_VALUES,
 )
 
 ANNOUNCEMENT_TEXTS = th.PropertiesList(
@@ -120,4 +123,5 @@ ANNOUNCEMENT_TEXTS = th.PropertiesList(
     th.Property("benefits", _S),
     th.Property("benefitsURL", _S),
     th.Property("otherInformation", _S),
+    UNREADABLE_VALUES,
 )

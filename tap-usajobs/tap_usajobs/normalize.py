@@ -3,7 +3,7 @@
 The API sends salaries as strings in several formats, dates in four formats (mostly
 without a zone) and some flags as "True"/"False" strings. Every function here is pure
 and returns ``None`` for values it cannot read, so one odd field never sinks a run;
-callers log what was dropped.
+``SchemaConformer`` (conform.py) keeps what they could not read, as sent.
 """
 
 from __future__ import annotations
@@ -17,18 +17,6 @@ from decimal import Decimal, InvalidOperation
 _AMOUNT_NOISE = re.compile(r"[\s$,]")
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
-
-#: Details fields that carry booleans as "True"/"False" strings.
-STRING_FLAG_FIELDS = ("Relocation", "WithinArea", "DrugTestRequired")
-#: Details fields that are already JSON booleans but are not trusted blindly.
-BOOLEAN_FIELDS = ("BenefitsDisplayDefaultText", "TeleworkEligible", "RemoteIndicator")
-#: Descriptor fields holding date-times.
-DATETIME_FIELDS = (
-    "PositionStartDate",
-    "PositionEndDate",
-    "PublicationStartDate",
-    "ApplicationCloseDate",
-)
 
 
 def parse_amount(value: object) -> Decimal | None:
@@ -88,44 +76,24 @@ def parse_bool(value: object) -> bool | None:
     return None
 
 
-def _normalize_remuneration(entry: dict[str, t.Any]) -> dict[str, t.Any]:
-    return {
-        **entry,
-        "MinimumRange": parse_amount(entry.get("MinimumRange")),
-        "MaximumRange": parse_amount(entry.get("MaximumRange")),
-    }
+def hoist_search_item(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Flatten one ``SearchResultItems`` entry into the fields of a ``jobs`` record.
 
-
-def _normalize_details(details: dict[str, t.Any]) -> dict[str, t.Any]:
-    normalized = dict(details)
-    for field in (*STRING_FLAG_FIELDS, *BOOLEAN_FIELDS):
-        if field in normalized:
-            normalized[field] = parse_bool(normalized[field])
-    return normalized
-
-
-def normalize_search_item(item: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Flatten one ``SearchResultItems`` entry into a typed ``jobs`` record.
-
-    The descriptor's fields are hoisted to the top level next to ``MatchedObjectId``
-    (the control number, our key) so that targets get one column per field.
+    The descriptor's fields are hoisted to the top level next to ``MatchedObjectId`` (the
+    control number, our key) so that targets get one column per field. Keys of the item
+    other than these three are kept, so that they are counted as unknown fields. Values
+    are left as sent: the stream's ``SchemaConformer`` types them.
     """
-    descriptor: dict[str, t.Any] = dict(item.get("MatchedObjectDescriptor") or {})
+    descriptor = item.get("MatchedObjectDescriptor")
     record: dict[str, t.Any] = {
-        **descriptor,
-        "MatchedObjectId": item.get("MatchedObjectId"),
-        "RelevanceRank": item.get("RelevanceRank"),
+        key: value
+        for key, value in item.items()
+        if key not in {"MatchedObjectDescriptor", "MatchedObjectId", "RelevanceRank"}
     }
-    for field in DATETIME_FIELDS:
-        if field in record:
-            record[field] = parse_datetime(record[field])
-    if isinstance(record.get("PositionRemuneration"), list):
-        record["PositionRemuneration"] = [
-            _normalize_remuneration(entry)
-            for entry in record["PositionRemuneration"]
-            if isinstance(entry, dict)
-        ]
-    user_area = record.get("UserArea")
-    if isinstance(user_area, dict) and isinstance(user_area.get("Details"), dict):
-        record["UserArea"] = {**user_area, "Details": _normalize_details(user_area["Details"])}
+    if isinstance(descriptor, dict):
+        record.update(descriptor)
+    elif descriptor is not None:
+        record["MatchedObjectDescriptor"] = descriptor
+    record["MatchedObjectId"] = item.get("MatchedObjectId")
+    record["RelevanceRank"] = item.get("RelevanceRank")
     return record

@@ -12,6 +12,17 @@ from singer_sdk import typing as th
 _S = th.StringType
 _STRINGS = th.ArrayType(th.StringType)
 
+#: In every stream: what the tap could not read, so that no value is lost silently.
+UNREADABLE_VALUES = th.Property(
+    "unreadable_values",
+    th.ObjectType(additional_properties=True),
+    description=(
+        "Values the tap could not read into their declared type, as the API sent them, "
+        "keyed by JSON Pointer (e.g. /PositionRemuneration/0/MinimumRange). Each of them is "
+        "null in its own field. Null when every value was read."
+    ),
+)
+
 CODE_NAME = th.ObjectType(
     th.Property("Code", _S),
     th.Property("Name", _S),
@@ -133,4 +144,5 @@ JOBS = th.PropertiesList(
             th.Property("IsRadialSearch", th.BooleanType),
         ),
     ),
+    UNREADABLE_VALUES,
 )

@@ -1,21 +1,37 @@
-"""Reading one Search query completely: concurrent pages, and splitting past the row cap.
+"""Reading one Search query completely, and knowing when it was not.
 
-The Search API serves at most 10,000 rows of a query and says nothing when it stops.
-When page 1 reports more matches than that, the query is narrowed by a filter that
-takes several codes at once (``JobCategoryCode=2210;1550``): the code list is halved
-until each narrowed query fits under the cap, and a single series that is still too
-big is narrowed by ``Organization`` the same way. Narrowed queries only cost their
-first page when they are split again, so a full scan of N postings costs about
-ceil(N/500) pages plus a request per split.
+**Every page.** The counts a page reports are hints, not facts: ``SearchResultCountAll``
+can under- or over-report, ``NumberOfPages`` can disagree with it, and a page can come
+back short, empty or repeated. So a query is paged until a page that is short or empty,
+whatever the count says; pages the count announces are fetched through a bounded pool,
+the rest one at a time.
+
+**Past the row cap.** The API serves at most 10,000 rows of a query and says nothing when
+it stops. When page 1 reports more matches than that, or the rows keep coming up to the
+cap, the query is narrowed by a filter that takes several codes at once
+(``JobCategoryCode=2210;1550``): the code list is halved until each narrowed query fits,
+and a single series that is still too big is narrowed by ``Organization`` the same way.
+If both halves report as many postings as the whole, the API ignored the filter, and
+splitting stops there.
+
+**Proof of completeness.** A query counts as read whole only on positive evidence: every
+page but the last was full, the last was short or empty, the count never changed from
+page to page, no posting came twice, no row had to be quarantined, ``NumberOfPages`` did
+not announce fewer pages than were needed, and the postings read add up to the count.
+Anything else is recorded as a reason, and the stream then closes nothing, keeps the
+partition's bookmark and the full-scan marker where they were, and the tap exits 75.
+
+**Budget.** A query makes at most ``max_requests_per_query`` requests (pages and split
+probes); past that it stops, incomplete, whatever the API keeps announcing.
 """
 
 from __future__ import annotations
 
+import math
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import islice
+from dataclasses import dataclass, field
 
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
@@ -23,7 +39,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from tap_usajobs.client import payload
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -60,6 +76,42 @@ class PageToken(BaseAPIPaginator[SearchPage]):
         return None
 
 
+def _whole_number(value: object) -> int | None:
+    """A count as the API sends it (an int, or digits in a string), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+@dataclass(frozen=True)
+class PageHints:
+    """What one Search page says about its query, and the rows it holds."""
+
+    count: int | None
+    pages: int | None
+    items: list[t.Any]
+
+    @classmethod
+    def of(cls, response: requests.Response) -> PageHints:
+        """Read the hints of a validated page (``SearchResult`` is an object there)."""
+        result = payload(response)["SearchResult"]
+        user_area = result.get("UserArea")
+        pages = user_area.get("NumberOfPages") if isinstance(user_area, dict) else None
+        return cls(
+            count=_whole_number(result.get("SearchResultCountAll")),
+            pages=_whole_number(pages),
+            items=result["SearchResultItems"],
+        )
+
+
+class BudgetExhaustedError(Exception):
+    """A query made as many requests as ``max_requests_per_query`` allows."""
+
+
 def fetch_codes(stream: SearchJobsStream, name: str) -> list[str]:
     """Every code of a USAJobs code list (disabled ones too: old postings carry them).
 
@@ -77,9 +129,23 @@ def fetch_codes(stream: SearchJobsStream, name: str) -> list[str]:
             f"HTTP {response.status_code}"
         )
         raise FatalAPIError(msg)
-    lists = payload(response).get("CodeList") or []
-    codes = [value["Code"] for entry in lists for value in entry.get("ValidValue", [])]
+    try:
+        lists = payload(response).get("CodeList") or []
+        codes = [value["Code"] for entry in lists for value in entry.get("ValidValue", [])]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"Could not read code list {name!r} to split a capped query: {exc!r}"
+        raise FatalAPIError(msg) from exc
     return sorted(dict.fromkeys(str(code) for code in codes if code))
+
+
+@dataclass
+class _Slice:
+    """What the pages of one narrowed query (no further split) held."""
+
+    ids: set[str] = field(default_factory=set)
+    rows_per_page: list[int] = field(default_factory=list)
+    repeated: int = 0
+    quarantined: int = 0
 
 
 class QueryReader:
@@ -92,55 +158,165 @@ class QueryReader:
         self.counter = counter
         self.workers = int(stream.config["max_concurrent_requests"])
         self.row_cap = int(stream.config["search_row_cap"])
+        self.per_page = int(stream.config["results_per_page"])
+        self.budget = int(stream.config["max_requests_per_query"])
+        self.requests = 0
         self.seen: set[str] = set()
+        self.quarantined = 0
         self.reported_total: int | None = None
-        self.unreachable = 0
+        self.problems: list[str] = []
+        self._unsplittable: set[Filters] = set()
 
-    def read(self, filters: Filters) -> Iterator[dict[str, t.Any]]:
-        """Yield every new posting of the query narrowed by ``filters``."""
-        first = self._get(SearchPage(1, filters))
-        self.counter.increment()
-        paginator = self.stream.get_new_paginator()
-        has_more = paginator.has_more(first)
-        total = paginator.total_rows or 0
-        if self.reported_total is None:
-            self.reported_total = total
-        if self.row_cap and total > self.row_cap:
-            narrower = self._narrower(filters)
-            if narrower:
-                self.stream.logger.info(
-                    "%s matches %d postings, over the %d-row cap: splitting it %d ways by %s.",
-                    self._describe(filters),
-                    total,
-                    self.row_cap,
-                    len(narrower),
-                    narrower[0][-1][0],
-                )
-                for narrowed in narrower:
-                    yield from self.read(narrowed)
-                return
-            self.unreachable += total - self.row_cap
-        yield from self._new(first)
-        if has_more:
-            yield from self._rest(filters, paginator.last_page or 1)
+    @property
+    def complete(self) -> bool:
+        """Whether there is positive evidence that every posting of the query was read."""
+        return not self.problems
 
-    def check_complete(self) -> bool:
-        """Whether every posting the query reported was read; logs the shortfall if not."""
-        found = len(self.seen)
-        reported = self.reported_total
-        complete = reported is None or found >= reported
-        if reported is not None and not complete:
-            self.stream.logger.warning(
-                "%s reported %d postings but %d were read (%d short%s).",
-                self._describe(()),
-                reported,
-                found,
-                reported - found,
-                f"; {self.unreachable} beyond the row cap of slices that could not be split"
-                if self.unreachable
-                else "",
+    def read(self) -> Iterator[dict[str, t.Any]]:
+        """Yield every posting of the partition's query once; note what proves it whole."""
+        try:
+            first = self._get(SearchPage(1))
+            self.reported_total = PageHints.of(first).count
+            yield from self._read((), first)
+        except BudgetExhaustedError:
+            self.problems.append(
+                f"stopped after {self.requests} requests (max_requests_per_query); the API "
+                "kept announcing more"
             )
-        return complete
+            return
+        found = len(self.seen) + self.quarantined
+        if self.reported_total is not None and found != self.reported_total:
+            self.problems.append(
+                f"the API reported {self.reported_total} postings but {found} were read"
+            )
+
+    def _read(self, filters: Filters, first: requests.Response) -> Iterator[dict[str, t.Any]]:
+        """The postings of the query narrowed by ``filters``, whose page 1 is ``first``."""
+        hints = PageHints.of(first)
+        over_cap = bool(self.row_cap) and (hints.count or 0) > self.row_cap
+        if over_cap and (yield from self._split(filters, hints.count or 0)):
+            return
+        yield from self._pages(filters, first, hints)
+
+    def _split(self, filters: Filters, count: int) -> Generator[dict[str, t.Any], None, bool]:
+        """Read the query in narrower parts; False when it cannot be narrowed further."""
+        narrower = [] if filters in self._unsplittable else self._narrower(filters)
+        if not narrower:
+            self._unsplittable.add(filters)
+            return False
+        firsts = [self._get(SearchPage(1, narrowed)) for narrowed in narrower]
+        counts = [PageHints.of(page).count for page in firsts]
+        if all(part == count for part in counts):
+            self._unsplittable.add(filters)
+            self.problems.append(
+                f"{self._describe(filters)}: narrowing by {narrower[0][-1][0]} did not narrow "
+                f"it (each half reported all {count} postings), so it is read up to the "
+                "row cap only"
+            )
+            return False
+        self.stream.logger.info(
+            "%s matches %d postings, over the %d-row cap: splitting it %d ways by %s.",
+            self._describe(filters),
+            count,
+            self.row_cap,
+            len(narrower),
+            narrower[0][-1][0],
+        )
+        for narrowed, page in zip(narrower, firsts, strict=True):
+            yield from self._read(narrowed, page)
+        return True
+
+    def _pages(
+        self, filters: Filters, first: requests.Response, hints: PageHints
+    ) -> Iterator[dict[str, t.Any]]:
+        """Every page of one query that is not split further, until a short or empty page."""
+        read = _Slice()
+        reachable = min(hints.count or 0, self.row_cap) if self.row_cap else hints.count or 0
+        # Fetched concurrently: the pages both hints agree exist (NumberOfPages can count
+        # pages past the cap, the count can count rows past it). Any more come one by one.
+        by_count = math.ceil(reachable / self.per_page)
+        prefetch = min(by_count, hints.pages) if hints.pages is not None else by_count
+        yield from self._take(first, hints, read)
+        number = 1
+        for number, response in enumerate(self._fetch(filters, range(2, prefetch + 1)), start=2):
+            yield from self._take(response, self._hints(filters, number, response, hints), read)
+        # Positive evidence of the end is a short or empty page, whatever the count said.
+        while read.rows_per_page[-1] >= self.per_page and not self._at_cap(number):
+            number += 1
+            response = self._get(SearchPage(number, filters))
+            yield from self._take(response, self._hints(filters, number, response, hints), read)
+        if read.rows_per_page[-1] >= self.per_page and self._at_cap(number):
+            # Full pages all the way to the cap: more rows may lie beyond it.
+            if (yield from self._split(filters, len(read.ids) + read.quarantined)):
+                return
+            self.problems.append(
+                f"{self._describe(filters)}: {self.row_cap} rows were read, the most the API "
+                "serves of one query, and it cannot be narrowed further"
+            )
+        self._judge(filters, hints, read)
+
+    def _hints(
+        self, filters: Filters, number: int, response: requests.Response, first: PageHints
+    ) -> PageHints:
+        """A later page's hints; a count that differs from page 1's is a problem."""
+        hints = PageHints.of(response)
+        if hints.count != first.count:
+            self.problems.append(
+                f"{self._describe(filters)}: page {number} reported {hints.count} postings, "
+                f"page 1 {first.count}"
+            )
+        return hints
+
+    def _judge(self, filters: Filters, hints: PageHints, read: _Slice) -> None:
+        """Record every way in which these pages fail to prove the query was read whole."""
+        where = self._describe(filters)
+        rows = read.rows_per_page
+        short = [n for n, served in enumerate(rows[:-1], start=1) if served < self.per_page]
+        if short and sum(rows[short[0] :]):
+            first_short = short[0]
+            self.problems.append(
+                f"{where}: page {first_short} held {rows[first_short - 1]} of {self.per_page} "
+                "rows, but later pages held more"
+            )
+        if read.repeated:
+            self.problems.append(f"{where}: {read.repeated} postings came twice (pages repeated)")
+        if read.quarantined:
+            self.problems.append(f"{where}: {read.quarantined} rows were quarantined")
+        found = len(read.ids) + read.quarantined
+        if hints.count is None:
+            self.problems.append(f"{where}: page 1 gave no readable SearchResultCountAll")
+        elif found != hints.count and not (self.row_cap and hints.count > self.row_cap):
+            self.problems.append(f"{where}: the API reported {hints.count} postings, {found} read")
+        needed = math.ceil(found / self.per_page)
+        if hints.pages is None or hints.pages < needed:
+            self.problems.append(
+                f"{where}: NumberOfPages said {hints.pages} but the postings needed {needed}"
+            )
+
+    def _take(
+        self, response: requests.Response, hints: PageHints, read: _Slice
+    ) -> Iterator[dict[str, t.Any]]:
+        """The page's postings not yet emitted; tallies what the page held."""
+        self.counter.increment()  # here, not in the workers: one thread counts
+        before = self.stream.quarantined_rows
+        records = self.stream.parse_response(response)
+        quarantined = self.stream.quarantined_rows - before
+        read.rows_per_page.append(len(hints.items))
+        read.quarantined += quarantined
+        self.quarantined += quarantined
+        for record in records:
+            control_number = record["MatchedObjectId"]
+            if control_number in read.ids:
+                read.repeated += 1
+                continue
+            read.ids.add(control_number)
+            if control_number in self.seen:  # read already from another slice
+                continue
+            self.seen.add(control_number)
+            yield record
+
+    def _at_cap(self, page: int) -> bool:
+        return bool(self.row_cap) and page * self.per_page >= self.row_cap
 
     def _narrower(self, filters: Filters) -> list[Filters]:
         """Two halves of the current split filter, or the next filter; [] when none is left."""
@@ -165,39 +341,42 @@ class QueryReader:
                 ]
         return []
 
-    def _rest(self, filters: Filters, last_page: int) -> Iterator[dict[str, t.Any]]:
-        """Pages 2..last of one query through a bounded pool, yielded in page order."""
-        pages = iter(range(2, last_page + 1))
+    def _fetch(self, filters: Filters, numbers: Iterable[int]) -> Iterator[requests.Response]:
+        """Pages of one query through a bounded pool, in page order."""
+        pages = iter(numbers)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="usajobs-page") as pool:
-            in_flight: deque[Future[requests.Response]] = deque(
-                pool.submit(self._get, SearchPage(page, filters))
-                for page in islice(pages, self.workers)
-            )
+
+            def submit(number: int) -> Future[requests.Response]:
+                self._spend()
+                return pool.submit(
+                    self.stream.fetch_page, self.context, SearchPage(number, filters)
+                )
+
+            in_flight: deque[Future[requests.Response]] = deque()
             try:
+                for number in pages:
+                    in_flight.append(submit(number))
+                    if len(in_flight) >= self.workers:
+                        break
                 while in_flight:
                     response = in_flight.popleft().result()
-                    self.counter.increment()  # here, not in the workers: one thread counts
                     next_page = next(pages, None)
                     if next_page is not None:
-                        in_flight.append(pool.submit(self._get, SearchPage(next_page, filters)))
-                    yield from self._new(response)
+                        in_flight.append(submit(next_page))
+                    yield response
             finally:
                 # A failed page or a closed generator must not leave requests running.
                 for future in in_flight:
                     future.cancel()
 
     def _get(self, page: SearchPage) -> requests.Response:
+        self._spend()
         return self.stream.fetch_page(self.context, page)
 
-    def _new(self, response: requests.Response) -> Iterator[dict[str, t.Any]]:
-        """Items of a page not yet read from another slice of this query."""
-        for item in self.stream.parse_response(response):
-            control_number = item.get("MatchedObjectId")
-            if control_number in self.seen:
-                continue
-            if control_number:
-                self.seen.add(control_number)
-            yield item
+    def _spend(self) -> None:
+        if self.requests >= self.budget:
+            raise BudgetExhaustedError
+        self.requests += 1
 
     def _describe(self, filters: Filters) -> str:
         label = self.stream.label(self.context)

@@ -198,10 +198,10 @@ def _parse_string(name: str, value: object, schema: Mapping[str, t.Any]) -> str:
         return _parse_date(value)
     if name == "user_agent" and not EMAIL.match(value):
         raise _InvalidError
-    if name == "api_key" and value != value.strip():
+    if name == "api_key" and (value != value.strip() or not value.isprintable()):
         msg = (
-            f"api_key has leading or trailing whitespace: paste the key into {env_var(name)} "
-            "again without it."
+            f"api_key has whitespace or a control character (a line break?) around or in "
+            f"it: paste the key into {env_var(name)} again, as one line without spaces."
         )
         raise _InvalidError(msg)
     return value

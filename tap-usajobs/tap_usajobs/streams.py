@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
+from singer_sdk.helpers._state import reset_state_progress_markers
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs import schemas
 from tap_usajobs.client import UsaJobsStream
-from tap_usajobs.normalize import normalize_search_item
-from tap_usajobs.pagination import SearchPaginator
+from tap_usajobs.conform import KEY_REPAIRED, UNREADABLE_VALUES, Problem, SchemaConformer
+from tap_usajobs.normalize import hoist_search_item
 from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage, fetch_codes
 from tap_usajobs.summary import QueryCount
 
@@ -26,6 +28,10 @@ if t.TYPE_CHECKING:
 MAX_DATE_POSTED_DAYS = 60
 #: Stream-state key recording when the last complete full scan started.
 LAST_FULL_SCAN_KEY = "last_full_scan_started_at"
+#: A control number: digits that fit PostgreSQL's bigint.
+_CONTROL_NUMBER = re.compile(r"^\d{1,18}$")
+#: The control number at the end of a posting's URI (".../GetJob/ViewDetails/800000123").
+_URI_CONTROL_NUMBER = re.compile(r"/(\d{1,18})/?$")
 
 
 @dataclass
@@ -65,9 +71,9 @@ class SearchJobsStream(UsaJobsStream):
     is_sorted = False
     state_partitioning_keys = ("keyword",)
     schema = schemas.JOBS.to_dict()
-    # normalize_search_item already gives every field its schema type, so the SDK only
-    # needs to drop unknown top-level keys; walking every nested value again cost ~40%
-    # of a sync's CPU.
+    # The stream's SchemaConformer already gives every field its schema type, so the SDK
+    # only needs to drop unknown top-level keys; walking every nested value again cost
+    # ~40% of a sync's CPU.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
@@ -82,31 +88,34 @@ class SearchJobsStream(UsaJobsStream):
         keywords = self.config.get("keywords") or [None]
         return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]
 
-    def get_new_paginator(self) -> SearchPaginator:
-        """Page through every page of the current query."""
-        return SearchPaginator(
-            int(self.config["results_per_page"]),
-            row_cap=int(self.config["search_row_cap"]),
-        )
-
     def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every posting of the partition's query, each once, even past the row cap.
 
         A query the API would cut off at ``search_row_cap`` rows is split into narrower
         queries (search.py); postings that appear in several of them (a posting can carry
-        several series) are emitted once.
+        several series) are emitted once. A query not proven read whole keeps its old
+        bookmark and makes the scan incomplete.
         """
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             reader = QueryReader(self, context, request_counter)
-            yield from reader.read(())
-            complete = reader.check_complete()
-            if not complete:
+            yield from reader.read()
+            label = self.label(context)
+            if not reader.complete:
                 self.scan.complete = False
-            self.sync_summary.queries[self.label(context)] = QueryCount(
+                self.sync_summary.mark_incomplete(label, reader.problems)
+                self.logger.warning(
+                    "%s was not read whole, so its bookmark stays and nothing is closed: %s.",
+                    label,
+                    "; ".join(reader.problems),
+                )
+                # Every record of the partition is processed by now: drop what they
+                # would have advanced the bookmark to.
+                reset_state_progress_markers(self.get_context_state(context))
+            self.sync_summary.queries[label] = QueryCount(
                 reported=reader.reported_total or 0,
                 full_scan=self.scan.full,
-                complete=complete,
+                complete=reader.complete,
             )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
@@ -127,8 +136,12 @@ class SearchJobsStream(UsaJobsStream):
         if not scan.full or scan.partitions_done < len(self.partitions or [{}]):
             return
         if not scan.complete:
-            self.logger.warning("Full scan was incomplete: no posting is marked closed.")
-        elif int(self.config["shard_count"]) > 1:
+            self.logger.warning(
+                "Full scan was incomplete: no posting is marked closed, and the next run "
+                "scans in full again."
+            )
+            return
+        if int(self.config["shard_count"]) > 1:
             self.logger.info("Sharded run: closing postings is left to unsharded runs.")
         else:
             # The SDK's own helper, so stream maps' aliases get the message too.
@@ -248,18 +261,35 @@ class SearchJobsStream(UsaJobsStream):
             return "SearchResult.SearchResultItems is not a list"
         return None
 
-    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[dict[str, t.Any]]:
+    def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
         """The page's result items."""
-        return t.cast("list[dict[str, t.Any]]", body["SearchResult"]["SearchResultItems"])
+        return t.cast("list[t.Any]", body["SearchResult"]["SearchResultItems"])
 
-    def post_process(
-        self,
-        row: dict[str, t.Any],
-        context: Context | None = None,  # noqa: ARG002
-    ) -> dict[str, t.Any] | None:
-        """Hoist the descriptor and give every value an honest type."""
-        record = normalize_search_item(row)
-        if not record.get("MatchedObjectId"):
-            self.logger.warning("Skipping a search item without MatchedObjectId.")
+    def prepare_row(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Hoist the descriptor's fields next to the key."""
+        return hoist_search_item(row)
+
+    def key_problem(self, record: dict[str, t.Any], problems: list[Problem]) -> str | None:
+        """A control number is digits; when it is not, take it from the posting's URI."""
+        key = record.get("MatchedObjectId")
+        if isinstance(key, str) and _CONTROL_NUMBER.match(key.strip()):
+            record["MatchedObjectId"] = key.strip()
             return None
-        return record
+        match = _URI_CONTROL_NUMBER.search(str(record.get("PositionURI") or ""))
+        if match is None:
+            return f"its MatchedObjectId {key!r} is not a control number, nor is one in PositionURI"
+        record["MatchedObjectId"] = match.group(1)
+        record[UNREADABLE_VALUES] = {
+            **(record.get(UNREADABLE_VALUES) or {}),
+            "/MatchedObjectId": key,
+        }
+        problems.append(Problem("/MatchedObjectId", KEY_REPAIRED, key))
+        return None
+
+
+_JOBS_CONFORMER = SchemaConformer(SearchJobsStream.schema)
+
+
+def normalize_search_item(item: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The ``jobs`` record for one Search result item (what the stream writes for it)."""
+    return _JOBS_CONFORMER(hoist_search_item(item))[0]

@@ -15,8 +15,10 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_usajobs.client import ContentRefusedError
 from tap_usajobs.codelists import CODE_LISTS, CodeListStream
 from tap_usajobs.historic import HISTORIC_SETTINGS, AnnouncementTextsStream, HistoricJobsStream
+from tap_usajobs.quarantine import QuarantineStream
 from tap_usajobs.settings import (
     CONFIG_HINT,
     check_settings,
@@ -24,7 +26,13 @@ from tap_usajobs.settings import (
     unknown_select_patterns,
 )
 from tap_usajobs.streams import SearchJobsStream
-from tap_usajobs.summary import CountingWriter, SyncSummary, write_atomically
+from tap_usajobs.summary import (
+    EX_INCOMPLETE,
+    EX_REFUSED,
+    CountingWriter,
+    SyncSummary,
+    write_atomically,
+)
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -191,6 +199,32 @@ class TapUsaJobs(Tap):
             title="Shard index",
             description="Which shard this task syncs, from 0 to shard_count - 1.",
         ),
+        th.Property(
+            "max_requests_per_query",
+            th.IntegerType(minimum=1),
+            default=2000,
+            title="Request budget per query",
+            description=(
+                "The most requests one query may make: a keyword's search with its pages "
+                "and splits, or a month window of a historic stream. Past it the query "
+                "stops and counts as read incompletely, so an API that never stops "
+                "paging, or ignores the filters a capped query is split by, cannot keep "
+                "a run going."
+            ),
+        ),
+        th.Property(
+            "max_unreadable_share",
+            th.NumberType(minimum=0, maximum=1),
+            default=0.5,
+            title="Unreadable share that stops a run",
+            description=(
+                "A page on which one field cannot be read on more than this share of the "
+                "rows (and on at least 3) means the API changed the field's format: the "
+                "run stops before writing the page (exit 76), so that nulls never replace "
+                "good values. A single unreadable value is null, kept as sent in "
+                "unreadable_values. 1 turns the stop off."
+            ),
+        ),
         *HISTORIC_SETTINGS,
         th.Property(
             "run_summary_path",
@@ -290,19 +324,46 @@ class TapUsaJobs(Tap):
 
     @classmethod
     def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
-        """Run a sync from the command line, then log and write how it went."""
+        """Run a sync from the command line, then log and write how it went.
+
+        Exits 75 when a partition was not read whole (what was read is written, and
+        nothing is closed), and 76 when a changed field stopped the sync; the last log
+        lines say which and why.
+        """
         cls.last_built = None
         try:
             super().invoke(**kwargs)
+        except ContentRefusedError as exc:
+            tap = cls.last_built
+            if tap is not None:
+                tap.report("refused", error=str(exc))
+            cls.logger.error("%s", exc)  # noqa: TRY400 - the message is the point
+            sys.exit(EX_REFUSED)
         except BaseException as exc:  # a signal's SystemExit is a failed sync too
             if cls.last_built is not None and not isinstance(exc, click.exceptions.Exit):
                 cls.last_built.report("failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        if cls.last_built is not None:
-            cls.last_built.report("succeeded")
+        tap = cls.last_built
+        if tap is None:
+            return
+        incomplete = tap.sync_summary.incomplete
+        if not incomplete:
+            tap.report("succeeded")
+            return
+        tap.report("incomplete")
+        for label, reasons in sorted(incomplete.items()):
+            cls.logger.error("%s was not read whole: %s.", label, "; ".join(reasons))
+        cls.logger.error(
+            "The sync wrote what it read, closed nothing and kept those bookmarks; the next "
+            "run reads them again (exit %d, docs/runbook.md#incomplete-read-exit-75).",
+            EX_INCOMPLETE,
+        )
+        sys.exit(EX_INCOMPLETE)
 
     def report(self, status: str, error: str | None = None) -> None:
         """Log the sync summary as one structured line, and write it where configured."""
+        if error:
+            error = self._without_secrets(error)
         document = self.sync_summary.as_dict(status, error=error)
         self.logger.info(self.sync_summary.describe(status), extra={"run_summary": document})
         path = self.config.get("run_summary_path")
@@ -311,6 +372,14 @@ class TapUsaJobs(Tap):
                 write_atomically(Path(path), document)
             except OSError as exc:  # the sync's outcome stands; the summary is in the log
                 self.logger.warning("Could not write run_summary_path %s: %s", path, exc)
+
+    def _without_secrets(self, text: str) -> str:
+        """``text`` with the value of every secret setting masked."""
+        for name, schema in TAP_SETTINGS.items():
+            value = self.config.get(name)
+            if schema.get("secret") and isinstance(value, str) and value:
+                text = text.replace(value, "***")
+        return text
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM or SIGINT, stop now, even while a page request hangs in a worker.
@@ -337,6 +406,8 @@ class TapUsaJobs(Tap):
             HistoricJobsStream(self),
             AnnouncementTextsStream(self),
             *(CodeListStream(self, code_list) for code_list in CODE_LISTS),
+            # Last: it writes the rows the streams above could not load.
+            QuarantineStream(self),
         ]
 
 

@@ -76,7 +76,7 @@ def test_list_specific_fields_are_in_their_own_schemas_only() -> None:
     def fields(stream: str) -> set[str]:
         return set(tap.streams[stream].schema["properties"])
 
-    common = {"Code", "Value", "LastModified", "IsDisabled"}
+    common = {"Code", "Value", "LastModified", "IsDisabled", "unreadable_values"}
     assert fields("agency_subelements") == common | {"ParentCode", "Acronym"}
     assert fields("occupational_series") == common | {"JobFamily"}
     assert fields("pay_plans") == common

@@ -1,4 +1,4 @@
-"""Key spelling and value types of Historic JOA and code list rows, without HTTP."""
+"""Key spelling, value types and repairs of untrusted rows, without HTTP."""
 
 from __future__ import annotations
 
@@ -8,9 +8,21 @@ from typing import Any
 import pytest
 import requests
 
-from tap_usajobs.conform import SchemaConformer, parse_date, parse_integer, parse_text
+from tap_usajobs.conform import (
+    NUL_REMOVED,
+    SURROGATE_REPLACED,
+    UNKNOWN_FIELD,
+    UNREADABLE,
+    WRAPPED_IN_ARRAY,
+    Problem,
+    SchemaConformer,
+    parse_date,
+    parse_integer,
+    parse_text,
+)
 from tap_usajobs.continuation import continuation_token, is_empty_answer
 from tap_usajobs.historic_schemas import HISTORIC_JOBS, KEY_ALIASES
+from tap_usajobs.schemas import JOBS as SCHEMA_JOBS
 
 CONFORM = SchemaConformer(HISTORIC_JOBS.to_dict(), KEY_ALIASES)
 
@@ -68,13 +80,14 @@ def test_nested_keys_in_any_case_map_onto_the_schema_spelling(
         locations: [{"positionlocationcity": "Denver"}],
     }
 
-    record = CONFORM(row)
+    record, _ = CONFORM(row)
 
     assert record == {
         "usajobsControlNumber": 767342200,
         "hiringPaths": [{"hiringPath": "The public"}],
         "jobCategories": [{"series": "2210"}],
         "positionLocations": [{"positionLocationCity": "Denver"}],
+        "unreadable_values": None,
     }
 
 
@@ -91,12 +104,13 @@ def test_typo_flags_dates_and_numbers_get_their_schema_types() -> None:
         "brandNewField": {"kept": True},
     }
 
-    record = CONFORM(row)
+    record, _ = CONFORM(row)
 
     assert record["disableApplyOnline"] is True
     assert "disableAppyOnline" not in record
     assert record["teleworkEligible"] is False
-    assert record["supervisoryStatus"] is None  # unreadable: null, not a failed run
+    assert record["supervisoryStatus"] is None  # unreadable: null, not a failed run...
+    assert record["unreadable_values"] == {"/supervisoryStatus": "maybe"}  # ...kept as sent
     assert record["positionOpenDate"] == "2024-06-19"
     assert record["minimumSalary"] == Decimal(72553)
     assert record["agencyLevel"] == 2
@@ -106,7 +120,7 @@ def test_typo_flags_dates_and_numbers_get_their_schema_types() -> None:
 
 
 def test_when_two_spellings_arrive_the_one_with_a_value_wins() -> None:
-    record = CONFORM(
+    record, _ = CONFORM(
         {"usajobsControlNumber": 1, "disableApplyOnline": None, "disableAppyOnline": "N"}
     )
 
@@ -139,3 +153,140 @@ def test_continuation_token_is_read_as_written_from_a_next_link() -> None:
 
     assert continuation_token(link) == "ct%2FMTA6YQ%3D%3D"
     assert continuation_token("/api/historicjoa?page=2") == "/api/historicjoa?page=2"
+
+
+# --- untrusted content: repaired, recorded, never lost ------------------------------------
+
+JOBS = SchemaConformer(SCHEMA_JOBS.to_dict())
+
+
+def _problems(problems: list[Problem]) -> set[tuple[str, str]]:
+    return {(problem.path, problem.kind) for problem in problems}
+
+
+def test_nul_characters_are_removed_from_text_at_any_depth() -> None:
+    record, problems = JOBS(
+        {
+            "MatchedObjectId": "1",
+            "PositionTitle": "Data\x00 Engineer",
+            "UserArea": {"Details": {"MajorDuties": ["Builds\x00 pipelines"]}},
+        }
+    )
+
+    assert record["PositionTitle"] == "Data Engineer"
+    assert record["UserArea"]["Details"]["MajorDuties"] == ["Builds pipelines"]
+    assert _problems(problems) == {
+        ("/PositionTitle", NUL_REMOVED),
+        ("/UserArea/Details/MajorDuties/0", NUL_REMOVED),
+    }
+    assert record["unreadable_values"] is None, "a repair loses nothing worth keeping"
+
+
+def test_a_lone_surrogate_becomes_the_replacement_character() -> None:
+    # What json.loads makes of "\ud83d", the first half of an emoji cut off.
+    record, problems = JOBS({"MatchedObjectId": "1", "PositionTitle": "Nurse \ud83d"})
+
+    assert record["PositionTitle"] == "Nurse \ufffd"
+    assert record["PositionTitle"].encode("utf-8")  # encodable: a target can write it
+    assert _problems(problems) == {("/PositionTitle", SURROGATE_REPLACED)}
+
+
+def test_a_single_value_where_a_list_belongs_is_wrapped_not_split_into_characters() -> None:
+    record, problems = JOBS(
+        {
+            "MatchedObjectId": "1",
+            "ApplyURI": "https://www.usajobs.gov/job/1",
+            "PositionRemuneration": {"MinimumRange": "50000", "RateIntervalCode": "PA"},
+        }
+    )
+
+    assert record["ApplyURI"] == ["https://www.usajobs.gov/job/1"]
+    assert record["PositionRemuneration"] == [
+        {"MinimumRange": Decimal(50000), "RateIntervalCode": "PA"}
+    ]
+    assert _problems(problems) == {
+        ("/ApplyURI", WRAPPED_IN_ARRAY),
+        ("/PositionRemuneration", WRAPPED_IN_ARRAY),
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "sent", "path"),
+    [
+        pytest.param(
+            {"PositionTitle": {"text": "x"}}, {"text": "x"}, "/PositionTitle", id="object-for-text"
+        ),
+        pytest.param(
+            {"PositionTitle": ["a", "b"]}, ["a", "b"], "/PositionTitle", id="list-for-text"
+        ),
+        pytest.param({"RelevanceRank": "high"}, "high", "/RelevanceRank", id="text-for-number"),
+        pytest.param(
+            {"PublicationStartDate": "06/04/2024"},
+            "06/04/2024",
+            "/PublicationStartDate",
+            id="us-date",
+        ),
+        pytest.param(
+            {"PublicationStartDate": "2024-02-30T00:00:00"},
+            "2024-02-30T00:00:00",
+            "/PublicationStartDate",
+            id="impossible-date",
+        ),
+        pytest.param(
+            {"PositionRemuneration": [{"MinimumRange": "N/A"}]},
+            "N/A",
+            "/PositionRemuneration/0/MinimumRange",
+            id="n-a-salary",
+        ),
+        pytest.param(
+            {"UserArea": {"Details": {"Relocation": "maybe"}}},
+            "maybe",
+            "/UserArea/Details/Relocation",
+            id="maybe-flag",
+        ),
+        pytest.param({"UserArea": "none"}, "none", "/UserArea", id="text-for-object"),
+        pytest.param(
+            {"PositionLocation": ["Denver"]},
+            "Denver",
+            "/PositionLocation/0",
+            id="text-in-object-list",
+        ),
+    ],
+)
+def test_a_value_that_cannot_be_read_is_null_and_kept_as_sent(
+    field: dict[str, Any], sent: object, path: str
+) -> None:
+    record, problems = JOBS({"MatchedObjectId": "1", **field})
+
+    assert record["unreadable_values"] == {path: sent}
+    assert (path, UNREADABLE) in _problems(problems)
+
+
+def test_empty_text_is_an_absent_value_not_an_unreadable_one() -> None:
+    record, problems = JOBS(
+        {"MatchedObjectId": "1", "PositionRemuneration": [{"MinimumRange": " "}]}
+    )
+
+    assert record["PositionRemuneration"] == [{"MinimumRange": None}]
+    assert problems == []
+
+
+def test_unknown_fields_are_kept_cleaned_and_reported() -> None:
+    record, problems = JOBS(
+        {"MatchedObjectId": "1", "UserArea": {"Details": {"NewThing": {"a": "b\x00"}}}}
+    )
+
+    assert record["UserArea"]["Details"]["NewThing"] == {"a": "b"}
+    assert _problems(problems) == {("/UserArea/Details/NewThing", UNKNOWN_FIELD)}
+
+
+def test_unreadable_originals_are_cleaned_so_a_jsonb_column_takes_them() -> None:
+    record, _ = JOBS({"MatchedObjectId": "1", "RelevanceRank": "x\x00\ud83d"})
+
+    assert record["unreadable_values"] == {"/RelevanceRank": "x\ufffd"}
+
+
+def test_problem_fields_name_the_same_field_in_every_row() -> None:
+    assert Problem("/PositionRemuneration/3/MinimumRange", UNREADABLE).field == (
+        "/PositionRemuneration/*/MinimumRange"
+    )

@@ -49,7 +49,15 @@ class Sync:
     @property
     def records(self) -> list[dict[str, Any]]:
         """The ``jobs`` records in the order they were written."""
-        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == "jobs"
+        ]
+
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
+        """The records of ``stream`` in the order they were written."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
 
     @property
     def ids(self) -> list[str]:
@@ -144,7 +152,8 @@ def test_empty_keywords_runs_one_query_without_a_keyword(
     assert sorted(result.ids) == sorted(expected_ids(fake_api))
     assert len(result.ids) == 300
     requests = search_requests(fake_api)
-    assert [r["params"]["Page"] for r in requests] == ["1", "2", "3"]
+    # Three full pages hold the 300; only the empty page 4 proves there is no fourth.
+    assert [r["params"]["Page"] for r in requests] == ["1", "2", "3", "4"]
     assert all("Keyword" not in r["params"] for r in requests)
 
 
@@ -186,21 +195,23 @@ def test_a_cap_that_splitting_cannot_beat_is_reported_with_numbers(
         result = sync(tap_config_for(api.url, keywords=[], results_per_page=25, search_row_cap=100))
 
     assert len(result.ids) == 100
-    assert "reported 300 postings but 100 were read (200 short" in caplog.text
+    assert "the API reported 300 postings but 100 were read" in caplog.text
+    assert "100 rows were read, the most the API serves of one query" in caplog.text
     assert not [m for m in result.messages if m["type"] == "ACTIVATE_VERSION"]
 
 
-def test_never_asks_for_pages_beyond_the_announced_number_of_pages(
+def test_pages_past_the_announced_ones_are_asked_for_one_at_a_time_until_one_is_empty(
     start_fake_api: Callable[..., FakeUsaJobsServer],
 ) -> None:
-    # The tap's own cap stays at 10,000; the fake announces only the 4 pages it serves.
+    # The tap's own cap stays at 10,000; the fake announces only the 4 pages it serves,
+    # and counts 300. Page 5 is the evidence that nothing more is served.
     api = start_fake_api(row_cap=100)
 
     result = sync(tap_config_for(api.url, keywords=[], results_per_page=25))
 
     assert len(result.ids) == 100
     pages = [r["params"]["Page"] for r in search_requests(api)]
-    assert sorted(pages, key=int) == ["1", "2", "3", "4"]
+    assert sorted(pages, key=int) == ["1", "2", "3", "4", "5"]
 
 
 def test_search_row_cap_zero_reads_every_page_of_an_uncapped_server(
@@ -479,7 +490,9 @@ def test_every_record_validates_against_the_stream_schema(
     # test holds the tap to its schema: every emitted record, strictly, with formats.
     api = start_fake_api(postings=600)
     result = sync(tap_config_for(api.url, keywords=[], results_per_page=500))
-    (schema_message,) = [m for m in result.messages if m["type"] == "SCHEMA"]
+    (schema_message,) = [
+        m for m in result.messages if m["type"] == "SCHEMA" and m["stream"] == "jobs"
+    ]
     validator = Draft7Validator(schema_message["schema"], format_checker=FormatChecker())
 
     problems = [

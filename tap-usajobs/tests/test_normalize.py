@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 
-from tap_usajobs.normalize import (
-    normalize_search_item,
-    parse_amount,
-    parse_bool,
-    parse_datetime,
-)
+from tap_usajobs.normalize import parse_amount, parse_bool, parse_datetime
+from tap_usajobs.streams import normalize_search_item
 
 
 @pytest.mark.parametrize(
@@ -196,7 +192,7 @@ def test_normalize_search_item_hoists_the_descriptor_next_to_the_key() -> None:
     assert record["RelevanceRank"] == 0
     assert record["PositionID"] == "NIST-25-12345-DE"
     assert record["PositionTitle"] == "Data Engineer"
-    assert record["PositionLocation"][0]["Longitude"] == -104.9847
+    assert float(record["PositionLocation"][0]["Longitude"]) == -104.9847
     assert record["JobCategory"] == [{"Name": "Data Science Series", "Code": "1560"}]
 
 
@@ -210,7 +206,11 @@ def test_normalize_search_item_types_salaries_dates_and_flags() -> None:
             "RateIntervalCode": "PA",
             "Description": "Per Year",
         }
-    ]  # the entry that is not an object is dropped
+    ]  # the entry that is not an object is left out of the list...
+    assert record["unreadable_values"] == {
+        "/PositionRemuneration/1": "not an object",  # ...and kept as sent
+        "/UserArea/Details/DrugTestRequired": "Maybe",
+    }
     assert record["PositionStartDate"] == "2024-06-04T00:00:00+00:00"
     assert record["PositionEndDate"] == "2024-06-12T23:59:59.997000+00:00"
     assert record["PublicationStartDate"] == "2024-06-04T00:00:00+00:00"
@@ -253,7 +253,7 @@ def test_normalize_search_item_leaves_missing_optional_keys_missing() -> None:
     assert "PositionLocation" not in record
     assert "Relocation" not in record["UserArea"]["Details"]
     assert record["PositionRemuneration"] == [
-        {"MinimumRange": Decimal(134751), "MaximumRange": None, "RateIntervalCode": "PA"}
+        {"MinimumRange": Decimal(134751), "RateIntervalCode": "PA"}
     ]
 
 
@@ -262,17 +262,22 @@ def test_normalize_search_item_leaves_missing_optional_keys_missing() -> None:
     [
         pytest.param(
             {"MatchedObjectId": "1"},
-            {"MatchedObjectId": "1", "RelevanceRank": None},
+            {"MatchedObjectId": "1", "RelevanceRank": None, "unreadable_values": None},
             id="no-descriptor",
         ),
         pytest.param(
             {"MatchedObjectId": "1", "MatchedObjectDescriptor": None},
-            {"MatchedObjectId": "1", "RelevanceRank": None},
+            {"MatchedObjectId": "1", "RelevanceRank": None, "unreadable_values": None},
             id="null-descriptor",
         ),
         pytest.param(
             {"MatchedObjectDescriptor": {"PositionTitle": "Nurse"}, "RelevanceRank": 2147483644},
-            {"PositionTitle": "Nurse", "MatchedObjectId": None, "RelevanceRank": 2147483644},
+            {
+                "PositionTitle": "Nurse",
+                "MatchedObjectId": None,
+                "RelevanceRank": 2147483644,
+                "unreadable_values": None,
+            },
             id="no-key",
         ),
         pytest.param(
@@ -290,6 +295,7 @@ def test_normalize_search_item_leaves_missing_optional_keys_missing() -> None:
                 "PositionRemuneration": None,
                 "UserArea": {"IsRadialSearch": False},
                 "PublicationStartDate": None,
+                "unreadable_values": None,
             },
             id="null-and-partial-members",
         ),

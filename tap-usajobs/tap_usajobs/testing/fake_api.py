@@ -5,6 +5,15 @@ It mimics the real API's auth headers, filters, paging, 500-row page limit and 1
 query cap, and can inject faults (error statuses, truncated or short pages, slow answers,
 dropped connections). Control endpoints under ``/_fake/`` need no key.
 
+It can also lie the way a broken or hostile API could. ``POST /_fake/faults`` takes
+``{"kind": "rewrite", ...}`` rules that rewrite Search pages (``count``, ``pages``,
+``rows``, ``items``: "empty" or "page1", ``ignore_filters``; see ``_page_body``) and
+``{"kind": "redirect", "location": URL}``. ``POST /_fake/postings`` takes raw edits of
+what is served: ``{"mutate": {id: [edit]}}`` and ``{"mutate_all": [edit]}``, where an
+edit sets (``value``), removes (``remove``) or reformats a date (``strftime``) at a JSON
+Pointer ``path`` of the item (see ``_apply``). The request log says for each request
+whether an ``Authorization-Key`` came along (never its value).
+
 It also serves the public endpoints, which need no key: Historic JOA (``/api/historicjoa``
 and ``/api/historicjoa/announcementtext``, see ``historic.py``) and the code lists
 (``/api/codelist/<name>``, see ``code_lists.py``). Their control endpoints:
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -58,7 +68,10 @@ CODE_LIST_PATH = "/api/codelist/"
 DEFAULT_RESULTS_PER_PAGE = 250
 MAX_RESULTS_PER_PAGE = 500
 MAX_DATE_POSTED = 60
-FAULT_KINDS = ("status", "truncate", "slow", "reset", "short")
+FAULT_KINDS = ("status", "truncate", "slow", "reset", "short", "rewrite", "redirect")
+#: What a "rewrite" fault may change about a Search page: the hints it gives, the items
+#: it serves, and whether the query's split filters are honoured (see _page_body).
+REWRITES = frozenset({"count", "pages", "rows", "items", "ignore_filters"})
 _REQUEST_LOG_SIZE = 100_000  # bounded so long benchmark runs do not grow without limit
 
 
@@ -182,30 +195,86 @@ def _fault(rule: object) -> dict[str, Any]:
         raise ValueError(msg) from exc
     if checked["times"] < 1 or not 100 <= checked["status"] <= 599:
         raise ValueError(msg)
+    if checked["kind"] == "rewrite" and not (REWRITES & checked.keys()):
+        msg = f"a rewrite fault needs one of {sorted(REWRITES)}: {rule!r}"
+        raise ValueError(msg)
+    if checked["kind"] == "rewrite" and checked.get("items") not in (None, "empty", "page1"):
+        msg = f'a rewrite fault\'s items is "empty" or "page1": {rule!r}'
+        raise ValueError(msg)
+    if checked["kind"] == "redirect" and not isinstance(checked.get("location"), str):
+        msg = f"a redirect fault needs a location URL: {rule!r}"
+        raise ValueError(msg)
     return checked
 
 
-def _page_body(hits: list[_Entry], page: int, per_page: int, row_cap: int, *, short: bool) -> bytes:
-    """Render one Search page; rows past row_cap are never served, as with the real API."""
+def _pointer(path: str) -> list[str]:
+    """The parts of a JSON Pointer ("/a/0/b"), unescaped."""
+    if not path.startswith("/"):
+        msg = f"not a JSON Pointer: {path!r}"
+        raise ValueError(msg)
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def _apply(item: Any, operation: dict[str, Any]) -> None:
+    """Apply one edit to a raw item: set a value, remove a key, or reformat a date.
+
+    ``{"path": "/MatchedObjectDescriptor/ApplyURI", "value": "https://..."}`` sets;
+    ``{"path": ..., "remove": true}`` removes; ``{"path": ..., "strftime": "%m/%d/%Y"}``
+    rewrites an ISO date-time in another format, as a changed API would send it.
+    """
+    *parents, last = _pointer(str(operation["path"]))
+    target = item
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    key: Any = int(last) if isinstance(target, list) else last
+    if operation.get("remove"):
+        del target[key]
+    elif "strftime" in operation:
+        moment = datetime.fromisoformat(str(target[key])[:19])
+        target[key] = moment.strftime(str(operation["strftime"]))
+    else:
+        target[key] = operation["value"]
+
+
+def _page_body(
+    hits: list[_Entry], page: int, per_page: int, row_cap: int, fault: dict[str, Any]
+) -> bytes:
+    """Render one Search page; rows past row_cap are never served, as with the real API.
+
+    A "short" fault drops the page's last row but still announces the full count. A
+    "rewrite" fault lies the way a broken or hostile API could: ``count`` reports that
+    many matches (and, as a consistent liar, the pages they would fill), ``pages`` a
+    NumberOfPages of its own, ``rows`` serves at most that many items, and ``items``
+    serves none ("empty") or page 1's ("page1").
+    """
     visible = hits[:row_cap] if row_cap else hits
     items = visible[(page - 1) * per_page : page * per_page]
+    page_count = len(items)  # what SearchResultCount says, whatever is then left out
+    rewrite = fault if fault["kind"] == "rewrite" else {}
+    if fault["kind"] == "short":
+        items = items[:-1]
+    if rewrite.get("items") == "empty":
+        items = []
+    elif rewrite.get("items") == "page1":
+        items = visible[:per_page]
+    if rewrite.get("rows") is not None:
+        items = items[: int(rewrite["rows"])]
+    count = int(rewrite.get("count", len(hits)))
+    reachable = min(count, row_cap) if row_cap else count
+    pages = rewrite.get("pages", str(math.ceil(reachable / per_page)))
     envelope = json.dumps(
         {
             "LanguageCode": "EN",
             "SearchParameters": {},
             "SearchResult": {
-                "SearchResultCount": len(items),
-                "SearchResultCountAll": len(hits),
+                "SearchResultCount": page_count,
+                "SearchResultCountAll": count,
                 "SearchResultItems": [],
-                "UserArea": {
-                    "NumberOfPages": str(math.ceil(len(visible) / per_page)),
-                    "IsRadialSearch": False,
-                },
+                "UserArea": {"NumberOfPages": pages, "IsRadialSearch": False},
             },
         }
     )
-    # A "short" page drops its last row but still announces the full count.
-    served = ", ".join(entry.body for entry in (items[:-1] if short else items))
+    served = ", ".join(entry.body for entry in items)
     return envelope.replace('"SearchResultItems": []', f'"SearchResultItems": [{served}]').encode()
 
 
@@ -274,15 +343,30 @@ class _State:
             self._faults.clear()
 
     def record(
-        self, path: str, params: dict[str, str], status: int | None, fault: str | None
+        self,
+        path: str,
+        params: dict[str, str],
+        status: int | None,
+        fault: str | None,
+        *,
+        key_sent: bool,
     ) -> None:
-        """Log one API request (never its headers); status None means the socket was dropped."""
+        """Log one API request: never its headers, only whether a key came along.
+
+        Status None means the socket was dropped.
+        """
         with self._lock:
             if path.rstrip("/").lower() == SEARCH_PATH:
                 self._search_requests += 1
             if status is not None:
                 self._by_status[str(status)] += 1
-            entry = {"path": path, "params": params, "status": status, "fault": fault}
+            entry = {
+                "path": path,
+                "params": params,
+                "status": status,
+                "fault": fault,
+                "key_sent": key_sent,
+            }
             self._requests.append(entry)
 
     def stats(self) -> dict[str, Any]:
@@ -351,6 +435,28 @@ class _State:
                 entries.append(entry)
             self._entries = entries
         return updated
+
+    def mutate(
+        self, edits: dict[str, list[dict[str, Any]]], every: list[dict[str, Any]]
+    ) -> list[str]:
+        """Edit the raw items as served: ``edits`` per id, ``every`` on every posting.
+
+        Filtering still uses what the posting was (its key, text and codes); only what is
+        served changes, so a test can send content the real API might, malformed or not.
+        """
+        with self._lock:
+            changed, entries = [], []
+            for entry in self._entries:
+                operations = [*every, *edits.get(entry.posting_id, [])]
+                if operations:
+                    item = json.loads(entry.body)
+                    for operation in operations:
+                        _apply(item, operation)
+                    entry = dataclasses.replace(entry, body=json.dumps(item))  # noqa: PLW2901
+                    changed.append(entry.posting_id)
+                entries.append(entry)
+            self._entries = entries
+        return changed
 
     def remove(self, ids: Iterable[object]) -> list[str]:
         """Withdraw postings by MatchedObjectId; return the ids that existed."""
@@ -452,7 +558,12 @@ class _Handler(BaseHTTPRequestHandler):
         """
         if not self._logged:
             self._logged = True
-            self.server.state.record(*self._log_as, self._status, self._fault_kind)
+            self.server.state.record(
+                *self._log_as,
+                self._status,
+                self._fault_kind,
+                key_sent=self.headers.get("Authorization-Key") is not None,
+            )
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Write a JSON response with an exact Content-Length."""
@@ -514,12 +625,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
+        if fault["kind"] == "redirect":
+            self._send(HTTPStatus.FOUND, b"", {"Location": fault["location"]})
+            return
         if fault["kind"] == "slow":
             time.sleep(fault["seconds"])
+        if fault.get("ignore_filters"):
+            query = dataclasses.replace(query, organizations=frozenset(), categories=frozenset())
         hits = state.search(query)
-        body = _page_body(
-            hits, page, per_page, state.config.row_cap, short=fault["kind"] == "short"
-        )
+        body = _page_body(hits, page, per_page, state.config.row_cap, fault)
         self._send(HTTPStatus.OK, body[: len(body) // 2] if fault["kind"] == "truncate" else body)
 
     def _public(self, params: dict[str, str], status: int, body: bytes) -> None:
@@ -627,21 +741,39 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body.encode())
 
     def _change_postings(self, _params: dict[str, str]) -> None:
-        """Serve POST /_fake/postings: {"add": k}, {"remove": [ids]}, {"update": {id: {...}}}."""
+        """Serve POST /_fake/postings.
+
+        ``{"add": k}``, ``{"remove": [ids]}``, ``{"update": {id: {field: value}}}`` (the
+        descriptor's fields), and raw edits as ``_apply`` reads them: ``{"mutate": {id:
+        [edit, ...]}}`` per posting, ``{"mutate_all": [edit, ...]}`` on every posting.
+        """
         try:
             change = self._read_json()
             count, ids = int(change.get("add", 0)), list(change.get("remove", []))
             edits = {str(key): dict(value) for key, value in change.get("update", {}).items()}
+            mutations = {str(key): list(ops) for key, ops in change.get("mutate", {}).items()}
+            every = list(change.get("mutate_all", []))
         except (AttributeError, TypeError, ValueError):
             self._send_json(
                 HTTPStatus.BAD_REQUEST,
-                {"message": 'Expected {"add": k, "remove": [ids], "update": {id: {...}}}.'},
+                {
+                    "message": 'Expected {"add": k, "remove": [ids], "update": {id: {...}}, '
+                    '"mutate": {id: [edit]}, "mutate_all": [edit]}.'
+                },
             )
             return
         state = self.server.state
         added, removed = state.add(max(count, 0)), state.remove(ids)
         updated = state.update(edits)
-        self._send_json(HTTPStatus.OK, {"added": added, "removed": removed, "updated": updated})
+        try:
+            mutated = state.mutate(mutations, every) if mutations or every else []
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self._send_json(HTTPStatus.BAD_REQUEST, {"message": f"Bad edit: {exc!r}"})
+            return
+        self._send_json(
+            HTTPStatus.OK,
+            {"added": added, "removed": removed, "updated": updated, "mutated": mutated},
+        )
 
 
 @final  # so __enter__ can name the class (typing.Self needs Python 3.11)
