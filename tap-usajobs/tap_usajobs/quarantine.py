@@ -21,7 +21,7 @@ from singer_sdk import typing as th
 from tap_usajobs.conform import repair_text
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -90,7 +90,7 @@ class QuarantineStream(Stream):
         }
         return digest
 
-    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:  # noqa: ARG002
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:  # noqa: ARG002
         """Every row held during the sync (the tap syncs this stream last)."""
         if self.dropped:
             self.logger.warning(

@@ -21,6 +21,7 @@ import math
 import re
 import typing as t
 from datetime import date
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from tap_usajobs.normalize import parse_datetime
@@ -142,8 +143,8 @@ def _parse_integer(value: object, schema: Mapping[str, t.Any]) -> int:
 def _parse_number(value: object, schema: Mapping[str, t.Any]) -> float:
     if isinstance(value, bool):
         raise _InvalidError
-    if isinstance(value, int | float):
-        number: float = value
+    if isinstance(value, int | float | Decimal):  # JSON read with Decimal numbers
+        number: float = float(value) if isinstance(value, Decimal) else value
     elif isinstance(value, str) and _NUMBER.match(value.strip()):
         text = value.strip()
         number = int(text) if _INTEGER.match(text) else float(text)

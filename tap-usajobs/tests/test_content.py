@@ -434,3 +434,37 @@ def test_a_code_list_that_changes_a_little_retires_what_left_it(
 
     assert [m for m in second.messages if m["type"] == "ACTIVATE_VERSION"]
     assert tap.sync_summary.incomplete == {}
+
+
+# --- replaying the quarantine -------------------------------------------------------------
+
+
+def test_replay_loads_what_now_reads_and_quarantines_the_rest_again(
+    fake_api: FakeUsaJobsServer, tmp_path: Path
+) -> None:
+    good, bad = control(fake_api, "postings")["items"][:2]
+    bad["MatchedObjectId"] = "n/a"
+    bad["MatchedObjectDescriptor"]["PositionURI"] = "about:blank"
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(f"{json.dumps(good)}\n{json.dumps(bad)}\n")
+
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "tap_usajobs.replay", "--stream", "jobs", str(rows)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    messages = [json.loads(line) for line in result.stdout.splitlines()]
+    by_stream = {
+        stream: [
+            m["record"] for m in messages if m.get("stream") == stream and m["type"] == "RECORD"
+        ]
+        for stream in ("jobs", "quarantine")
+    }
+    assert [r["MatchedObjectId"] for r in by_stream["jobs"]] == [good["MatchedObjectId"]]
+    assert [r["record_key"] for r in by_stream["quarantine"]] == ["n/a"]
+    assert not [m for m in messages if m["type"] in {"STATE", "ACTIVATE_VERSION"}]
+    assert "1 of 2 jobs rows loaded, 1 quarantined again" in result.stderr

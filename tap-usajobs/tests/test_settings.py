@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -334,3 +335,13 @@ def test_cli_prints_the_message_without_a_traceback(tmp_path: Path, args: list[s
     assert "Traceback" not in result.stderr
     assert "results_per_page must be a whole number from 1 to 500, got 'abc'" in result.stderr
     assert API_KEY not in result.stderr
+
+
+def test_a_number_read_as_a_decimal_is_a_number() -> None:
+    # Meltano writes meltano.yml's 0.5 into the tap's config; JSON readers may give Decimal.
+    config: dict[str, Any] = {"max_unreadable_share": Decimal("0.5")}
+
+    problems = check_settings(config, TAP_SETTINGS)
+
+    assert "max_unreadable_share" not in problems
+    assert config["max_unreadable_share"] == 0.5
