@@ -45,6 +45,12 @@
 #       last full scan (an alert, see docs/runbook.md); or, with --dry-run, invalid records
 #   69  the database is unreachable, or meltano's system schema cannot be created
 #       (nothing was fetched)
+#   75  the tap could not prove a query or a window read whole (a lying count, a short,
+#       empty or repeated page, a quarantined row, a request budget spent): what it read
+#       is loaded and the marts are built, nothing is closed, the bookmark stays, and
+#       the next run reads it again
+#   76  the API changed a field's format (unreadable on most of a page): the tap stopped
+#       before writing that page, so no good value was replaced by null
 #   *   the run failed: meltano's own exit code (1, also after SIGINT: "Aborted!"),
 #       143 after SIGTERM, or 128+N when signal N arrived before meltano started.
 #       State is only advanced for data the target committed, so the next run resumes.
@@ -53,6 +59,8 @@ set -euo pipefail
 readonly EX_CONFIG=64
 readonly EX_DATAERR=65
 readonly EX_UNAVAILABLE=69
+readonly EX_INCOMPLETE=75
+readonly EX_REFUSED=76
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
@@ -217,19 +225,32 @@ export USAJOBS_RUN_ID="$run_id"
 meltano=("$meltano_bin" --environment "$environment")
 [[ "$log_format" != json ]] || meltano+=(--log-config "$root/orchestrate/logging-json.yaml")
 
-# A SIGKILLed run leaves meltano's per-run plugin configs (the API key among them) in
-# .meltano/run: meltano deletes each only when its plugin exits. Delete any that no live
-# process was started with, and keep the ones this run writes private to its user.
+# Each run gets a meltano system folder of its own, with the installed plugins linked in:
+# catalogs, state files and the per-run plugin configs (the API key among them) are
+# written there, so runs on one host (shards, a backfill beside the daily run) never
+# read each other's. A SIGKILLed run leaves its folder behind; the next run removes it.
 umask 077
-live_args="$(cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' '\n' || true)"
-for leftover in "$root"/.meltano/run/*/*.config.json; do
-  [[ -f "$leftover" ]] || continue
-  if ! grep -qF -- "$(basename "$leftover")" <<<"$live_args"; then
-    rm -f -- "$leftover"
-    log WARNING "removed $leftover, left behind by a run that was killed"
+for stale in "${TMPDIR:-/tmp}"/usajobs-run.*; do
+  [[ -d "$stale" ]] || continue
+  owner="$(cat "$stale/pid" 2>/dev/null || true)"
+  if [[ -z "$owner" ]] || ! kill -0 "$owner" 2>/dev/null; then
+    rm -rf -- "$stale"
+    log WARNING "removed $stale, left behind by a run that was killed"
   fi
 done
-unset live_args leftover
+unset stale owner
+work="$(mktemp -d "${TMPDIR:-/tmp}/usajobs-run.XXXXXX")"
+echo "$$" >"$work/pid"
+trap 'rm -rf "$work"' EXIT
+installed="${MELTANO_SYS_DIR_ROOT:-$root/.meltano}"
+mkdir "$work/meltano"
+for plugins in extractors loaders utilities; do
+  ln -s "$installed/$plugins" "$work/meltano/$plugins"
+done
+export MELTANO_DATABASE_URI="${MELTANO_DATABASE_URI:-sqlite:///$installed/meltano.db}"
+export MELTANO_SYS_DIR_ROOT="$work/meltano"
+# dbt's manifest, partial-parse cache and run results, likewise this run's own.
+export DBT_TARGET_PATH="$work/dbt-target"
 
 # Shards start together: they take turns at meltano's own migrations, which any meltano
 # command (the settings check below included) would otherwise run all at once.
@@ -252,9 +273,7 @@ if (($# == 0)); then
   set -- usajobs-elt
 fi
 # The tap writes what it did here when it ends; runlog.py records it with the run.
-summary_dir="$(mktemp -d "${TMPDIR:-/tmp}/usajobs-run.XXXXXX")"
-export TAP_USAJOBS_RUN_SUMMARY_PATH="$summary_dir/tap-summary.json"
-trap 'rm -rf "$summary_dir"' EXIT
+export TAP_USAJOBS_RUN_SUMMARY_PATH="$work/tap-summary.json"
 
 # Run meltano as a child in its own process group, so a terminal's Ctrl-C reaches only
 # this script, and forward SIGTERM/SIGINT to meltano alone (stop() above). Meltano 4.4.1+
@@ -264,7 +283,8 @@ trap 'rm -rf "$summary_dir"' EXIT
 run() {
   log "starting: $*"
   set -m  # job control: the background child leads its own process group
-  "$@" &
+  # A copy of meltano's own lines, to tell a failed loader from a failed extractor.
+  "$@" 2> >(tee "$work/last-step.log" >&2) &
   child=$!
   set +m
   set +e
@@ -289,35 +309,84 @@ if [[ "$mode" != dry-run ]]; then
     || log WARNING "could not record the start of the run in usajobs_ops.pipeline_runs"
 fi
 
+# The tap exits 75 when it could not prove a query or window read whole, and 76 when a
+# changed field stopped it before a page was written. Either way what it did write is
+# correct and committed, so the marts are still built from it; the run then ends with
+# that code. When the loader failed too, nothing is known to be committed: no dbt.
+tap_status() {
+  "$python_bin" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("status", ""))' \
+    "$TAP_USAJOBS_RUN_SUMMARY_PATH" 2>/dev/null || true
+}
+read_status=""
+declare -A EXIT_OF=([incomplete]=$EX_INCOMPLETE [refused]=$EX_REFUSED)
+# Run meltano; when the tap alone failed because its read was incomplete or refused, what
+# it wrote is committed: carry on (status 0), and let finish_status give the run its code.
+meltano_step() {
+  status=0
+  run "$@" || status=$?
+  read_status="$(tap_status)"
+  if ((status != 0)) && [[ -n "$read_status" && -n "${EXIT_OF[$read_status]:-}" ]] &&
+    ! grep -q "oader failed" "$work/last-step.log"; then
+    log WARNING "the tap's read was $read_status; what it wrote is loaded"
+    status=0
+  fi
+}
+extract_load() {
+  meltano_step "$@"
+  # Shards load at the same time, and target-postgres inserts new keys without ON
+  # CONFLICT: when two shards insert one posting at once, the later batch fails and is
+  # rolled back, and state stays before it. Run the load once more: the row exists now.
+  if ((status != 0)) && [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]] &&
+    grep -q "UniqueViolation" "$work/last-step.log"; then
+    log WARNING "another shard inserted the same posting at the same moment; loading again"
+    meltano_step "$@"
+  fi
+}
+transform() {
+  ((status == 0)) || return 0
+  run "$@" || status=$?
+}
+# The run's exit code: a step's failure, else 75 or 76 when the tap's read was
+# incomplete or refused, else 0.
+finish_status() {
+  if ((status == 0)) && [[ -n "$read_status" && -n "${EXIT_OF[$read_status]:-}" ]]; then
+    status="${EXIT_OF[$read_status]}"
+  fi
+}
+
 status=0
+load=(tap-usajobs target-postgres)
 if [[ "$mode" == dry-run ]]; then
   run "$python_bin" "$root/orchestrate/dry_run.py" --environment "$environment" || status=$?
 elif [[ "$mode" == backfill ]]; then
   # Its own state ID and --full-refresh: the window is read whole every time, and the
   # regular runs' bookmark is never read or written.
-  run env TAP_USAJOBS_START_DATE="$backfill_start" TAP_USAJOBS_HISTORIC_END_DATE="$backfill_end" \
-    TAP_USAJOBS__SELECT='["historic_jobs.*", "announcement_texts.*"]' \
+  extract_load env TAP_USAJOBS_START_DATE="$backfill_start" TAP_USAJOBS_HISTORIC_END_DATE="$backfill_end" \
+    TAP_USAJOBS__SELECT='["historic_jobs.*", "announcement_texts.*", "quarantine.*"]' \
     "${meltano[@]}" run "${force[@]}" --run-id "$run_id" --state-id-suffix backfill --full-refresh \
-    tap-usajobs target-postgres dbt-postgres:build-historic || status=$?
+    "${load[@]}"
+  transform "${meltano[@]}" run --run-id "$run_id" dbt-postgres:build-historic
 elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" && "$*" == "usajobs-elt" ]]; then
   # One shard of a sharded execution: load this shard's queries under its own state ID,
   # then run dbt while holding a lock, so shards that finish together take turns and
   # the last one builds the models over everything loaded.
   lock=("$python_bin" "$root/orchestrate/pg_lock.py")
-  run "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
+  extract_load "${lock[@]}" usajobs-first-load --until usajobs.jobs -- \
     "${meltano[@]}" run "${force[@]}" --run-id "$run_id" \
-    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" tap-usajobs target-postgres || status=$?
-  if ((status == 0)); then
-    run "${lock[@]}" usajobs-dbt -- \
-      "${meltano[@]}" run --run-id "$run_id" dbt-postgres:run dbt-postgres:test \
-      || status=$?
-  fi
+    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "${load[@]}"
+  transform "${lock[@]}" usajobs-dbt -- \
+    "${meltano[@]}" run --run-id "$run_id" dbt-postgres:run dbt-postgres:test
 elif [[ -n "${USAJOBS_STATE_ID_SUFFIX:-}" ]]; then
-  run "${meltano[@]}" run "${force[@]}" --run-id "$run_id" \
-    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "$@" || status=$?
+  meltano_step "${meltano[@]}" run "${force[@]}" --run-id "$run_id" \
+    --state-id-suffix "$USAJOBS_STATE_ID_SUFFIX" "$@"
+elif [[ "$*" == "usajobs-elt" ]]; then
+  # The job in orchestrate/jobs.meltano.yml, as its two steps: EL, then dbt.
+  extract_load "${meltano[@]}" run "${force[@]}" --run-id "$run_id" "${load[@]}"
+  transform "${meltano[@]}" run --run-id "$run_id" dbt-postgres:run dbt-postgres:test
 else
-  run "${meltano[@]}" run "${force[@]}" --run-id "$run_id" "$@" || status=$?
+  meltano_step "${meltano[@]}" run "${force[@]}" --run-id "$run_id" "$@"
 fi
+[[ "$mode" == dry-run ]] || finish_status
 
 phase=recording
 if [[ "$mode" != dry-run ]]; then

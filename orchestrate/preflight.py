@@ -18,6 +18,7 @@ import sys
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 EX_UNAVAILABLE = 69  # sysexits: a service the run needs is not available
 
@@ -75,18 +76,30 @@ def main() -> int:
         print(f"cannot connect to PostgreSQL ({_where()}): {_one_line(exc)}", file=sys.stderr)
         return EX_UNAVAILABLE
 
-    conninfo = system_db_conninfo(os.environ.get("MELTANO_DATABASE_URI", ""))
+    uri = os.environ.get("MELTANO_DATABASE_URI", "")
+    conninfo = system_db_conninfo(uri)
     if conninfo is not None:
         try:
             ensure_system_schema(conninfo)
         except psycopg.Error as exc:
             print(
                 "cannot prepare meltano's system database (MELTANO_DATABASE_URI, ADR 0008): "
-                f"{_one_line(exc)}",
+                f"{_without_secrets(_one_line(exc), uri)}",
                 file=sys.stderr,
             )
             return EX_UNAVAILABLE
     return 0
+
+
+def _without_secrets(message: str, uri: str) -> str:
+    """libpq's message about ``uri``, which it may quote, password and all: say less."""
+    if uri and (uri in message or "://" in message or "invalid" in message.lower()):
+        return "it is not a usable PostgreSQL connection URI (not shown: it may hold a password)"
+    try:
+        password = conninfo_to_dict(system_db_conninfo(uri) or "").get("password")
+    except psycopg.Error:
+        password = None
+    return message.replace(str(password), "***") if password else message
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ from psycopg.types.json import Jsonb
 
 EX_CONFIG = 64  # sysexits: a setting is malformed
 EX_DATAERR = 65  # sysexits: the run worked, but its input looks wrong
+#: A run's status in the table, by its exit code (orchestrate/entrypoint.sh).
+STATUS_OF = {0: "succeeded", 75: "incomplete", 76: "refused"}
 SCHEMA = "usajobs_ops"
 
 DDL = f"""
@@ -69,7 +71,9 @@ create table if not exists {SCHEMA}.pipeline_runs (
 );
 comment on table {SCHEMA}.pipeline_runs is
     'One row per usajobs-elt run (orchestrate/runlog.py). status: running, succeeded, '
-    'failed, alerted (loaded, but a query''s result count dropped sharply).';
+    'failed, alerted (loaded, but a query''s result count dropped sharply), incomplete '
+    '(exit 75: not every query was proven read whole), refused (exit 76: a changed '
+    'field stopped the tap).';
 """
 
 
@@ -161,7 +165,7 @@ class RunLog:
             if exit_code == 0 and settings.drop_percent > 0:
                 alerts = find_drops(conn, run_id, counts, settings)
                 alerts = alerts or carried_over_alerts(conn, run_id)
-            status = "alerted" if alerts else "succeeded" if exit_code == 0 else "failed"
+            status = "alerted" if alerts else STATUS_OF.get(exit_code, "failed")
             summary_ = summary or {}
             started = summary_.get("started_at")
             inserted = conn.execute(

@@ -125,6 +125,13 @@ class Pipeline:
         with self.server.connect(self.database) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def runs(self) -> list[dict[str, Any]]:
+        """Rows of usajobs_ops.pipeline_runs, oldest first, as dicts."""
+        with self.server.connect(self.database) as conn:
+            cursor = conn.execute("select * from usajobs_ops.pipeline_runs order by started_at")
+            names = [column.name for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def state(self) -> str:
         """The saved Singer state of the tap-to-postgres pipeline, as text."""
         result = self.meltano("state", "get", STATE_ID)

@@ -656,8 +656,10 @@ def test_secrets_appear_in_no_output_state_or_file(
     # run's elt.log, every process's TMPDIR and home.
     written = [*_files_written_since(ROOT, since), *_files_written_since(tmp_path, since)]
     names = {path.name for path in written}
-    assert {"meltano.db", "elt.log", "dbt.log", "run_results.json"} <= names, names
+    assert {"meltano.db", "elt.log", "dbt.log"} <= names, names
     assert _holding_secrets(iter(written)) == {}
+    # Each entrypoint run's private folder (plugin configs, catalog, dbt's target) is gone.
+    assert not list((tmp_path / "tmp").glob("usajobs-run.*"))
 
 
 def test_a_killed_run_leaves_no_api_key_behind_once_the_next_run_starts(
@@ -675,7 +677,7 @@ def test_a_killed_run_leaves_no_api_key_behind_once_the_next_run_starts(
     pipeline.entrypoint()  # refused (the killed run looks alive), but it has started
 
     assert run.config_files, "the killed run's plugins were started with no --config file?"
-    config_files = list((ROOT / ".meltano" / "run").glob("*/*.config.json"))
+    config_files = [path for path in run.config_files if path.exists()]
     if left := _holding_secrets(iter(config_files)):
         msg = f"left behind by the killed run: {left}"
         raise SecretOnDiskError(msg)

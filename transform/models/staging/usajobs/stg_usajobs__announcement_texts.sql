@@ -29,7 +29,7 @@ renamed as (
         ---------- arrays
         array(
             select category ->> 'series'
-            from jsonb_array_elements("jobCategories") with ordinality as categories (category, position)
+            from jsonb_array_elements({{ json_array("\"jobCategories\"") }}) with ordinality as categories (category, position)
             order by position
         ) as occupational_series_codes,
 

@@ -52,12 +52,12 @@ renamed as (
         ---------- arrays
         array(
             select path ->> 'hiringPath'
-            from jsonb_array_elements("hiringPaths") with ordinality as paths (path, position)
+            from jsonb_array_elements({{ json_array("\"hiringPaths\"") }}) with ordinality as paths (path, position)
             order by position
         ) as hiring_paths,
         array(
             select category ->> 'series'
-            from jsonb_array_elements("jobCategories") with ordinality as categories (category, position)
+            from jsonb_array_elements({{ json_array("\"jobCategories\"") }}) with ordinality as categories (category, position)
             order by position
         ) as occupational_series_codes,
         array(
@@ -67,7 +67,7 @@ renamed as (
                 nullif(place ->> 'positionLocationState', ''),
                 nullif(place ->> 'positionLocationCountry', '')
             )
-            from jsonb_array_elements("positionLocations") with ordinality as places (place, position)
+            from jsonb_array_elements({{ json_array("\"positionLocations\"") }}) with ordinality as places (place, position)
             order by position
         ) as locations,
 

@@ -27,7 +27,8 @@ remuneration as (
         pay.entry ->> 'Description' as rate_interval_description,
         {{ normalize_rate_interval("pay.entry ->> 'RateIntervalCode'") }} as rate_interval_code
     from deduplicated as jobs
-    cross join lateral jsonb_array_elements(jobs."PositionRemuneration") with ordinality as pay (entry, ordinality)
+    cross join lateral jsonb_array_elements({{ json_array('jobs."PositionRemuneration"') }})
+        with ordinality as pay (entry, ordinality)
 
 ),
 
@@ -76,26 +77,26 @@ renamed as (
         ---------- arrays
         array(
             select location ->> 'LocationName'
-            from jsonb_array_elements(jobs."PositionLocation") as location
+            from jsonb_array_elements({{ json_array('jobs."PositionLocation"') }}) as location
         ) as locations,
         array(
             select category ->> 'Code'
-            from jsonb_array_elements(jobs."JobCategory") as category
+            from jsonb_array_elements({{ json_array('jobs."JobCategory"') }}) as category
         ) as occupational_series_codes,
         array(
             select grade ->> 'Code'
-            from jsonb_array_elements(jobs."JobGrade") as grade
+            from jsonb_array_elements({{ json_array('jobs."JobGrade"') }}) as grade
         ) as pay_plan_codes,
         array(
             select schedule ->> 'Name'
-            from jsonb_array_elements(jobs."PositionSchedule") as schedule
+            from jsonb_array_elements({{ json_array('jobs."PositionSchedule"') }}) as schedule
         ) as position_schedules,
         array(
             select schedule ->> 'Code'
-            from jsonb_array_elements(jobs."PositionSchedule") as schedule
+            from jsonb_array_elements({{ json_array('jobs."PositionSchedule"') }}) as schedule
         ) as position_schedule_codes,
         array(
-            select jsonb_array_elements_text(jobs."UserArea" -> 'Details' -> 'HiringPath')
+            select jsonb_array_elements_text({{ json_array('jobs."UserArea" -> \'Details\' -> \'HiringPath\'') }})
         ) as hiring_paths,
 
         ---------- numerics
@@ -119,6 +120,9 @@ renamed as (
         jobs."ApplicationCloseDate" as closes_at,
         jobs."PositionStartDate" as position_starts_at,
         jobs."PositionEndDate" as position_ends_at,
+
+        ---------- what the tap could not read, as sent (by JSON Pointer)
+        jobs.unreadable_values,
 
         ---------- load metadata
         jobs._sdc_extracted_at as extracted_at,
