@@ -73,7 +73,7 @@ lint: $(TAP_VENV)/.installed ## ruff and mypy on the tap, ruff on the project's 
 # --- maintenance ---------------------------------------------------------------------------
 
 LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres container ops
-HASHED_LOCKS := project container ops
+HASHED_LOCKS := project container ops tap-usajobs target-postgres target-jsonl dbt-postgres
 
 lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in file
 	for name in $(LOCKS); do \

@@ -6,6 +6,11 @@
 locals {
   labels = merge(var.labels, { app = var.name })
 
+  # What the job runs, as the registry names it: a digest (version) or a tag. The clean-up
+  # policies must never delete it, however old it gets (registry.tf).
+  deployed_digest = one(regexall("@(sha256:[a-f0-9]{64})$", var.image)[*][0])
+  deployed_tag    = strcontains(var.image, "@") ? null : one(regexall(":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$", var.image)[*][0])
+
   uses_cloudsql = var.cloudsql_instance != ""
   cloudsql = local.uses_cloudsql ? {
     project  = split(":", var.cloudsql_instance)[0]

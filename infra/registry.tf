@@ -14,8 +14,33 @@ resource "google_artifact_registry_repository" "images" {
   }
 
   # Storage is billed: keep the newest images (the roll-back window), delete the rest
-  # once they are old. KEEP wins over DELETE when both match.
+  # once they are old. KEEP wins over DELETE when both match. The image the job is
+  # pinned to is kept whatever its age: the job must always be able to start.
   cleanup_policy_dry_run = false
+
+  dynamic "cleanup_policies" {
+    for_each = local.deployed_digest == null ? [] : [local.deployed_digest]
+    content {
+      id     = "keep-deployed-digest"
+      action = "KEEP"
+      condition {
+        tag_state             = "ANY"
+        version_name_prefixes = [cleanup_policies.value]
+      }
+    }
+  }
+
+  dynamic "cleanup_policies" {
+    for_each = local.deployed_tag == null ? [] : [local.deployed_tag]
+    content {
+      id     = "keep-deployed-tag"
+      action = "KEEP"
+      condition {
+        tag_state    = "TAGGED"
+        tag_prefixes = [cleanup_policies.value]
+      }
+    }
+  }
 
   cleanup_policies {
     id     = "keep-newest"

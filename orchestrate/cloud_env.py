@@ -4,8 +4,11 @@
 
 - ``DATABASE_URL`` (a secret, as Neon, Supabase and Cloud SQL hand it out) becomes libpq's
   PG* variables, the only database configuration the project reads (ADR 0002, ADR 0009).
-  TLS is required unless the URL says otherwise or names a unix socket. The URL, and
-  libpq's messages about it (which can quote it), never reach the output.
+  TLS with a verified certificate and host name (``verify-full``) is the default for a
+  network host, also when the URL says only ``sslmode=require``, which encrypts but would
+  trust any certificate. A weaker mode written in the URL (``disable``, ``prefer``) and a
+  unix socket are left alone. The URL, and libpq's messages about it (which can quote
+  it), never reach the output.
 - ``CLOUD_RUN_TASK_INDEX``/``CLOUD_RUN_TASK_COUNT`` (set by Cloud Run Jobs on each task)
   become the tap's ``shard_index``/``shard_count`` plus ``USAJOBS_STATE_ID_SUFFIX``, so each
   shard keeps its own state. Explicit ``TAP_USAJOBS_SHARD_*`` settings win.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -41,6 +45,9 @@ CONNINFO_ENV = {
     "target_session_attrs": "PGTARGETSESSIONATTRS",
 }
 PG_CONNECTION_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE")
+#: The system's trusted roots (Debian's ca-certificates): libpq's sslrootcert=system
+#: would ask a psycopg wheel's own OpenSSL, which may look elsewhere.
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 class ConfigError(Exception):
@@ -66,8 +73,13 @@ def database_env(url: str) -> dict[str, str]:
         msg = f"DATABASE_URL has parameters this pipeline does not pass on: {', '.join(unknown)}"
         raise ConfigError(msg)
     env = {CONNINFO_ENV[key]: str(value) for key, value in parts.items() if value is not None}
-    if "PGSSLMODE" not in env and not env.get("PGHOST", "").startswith("/"):
-        env["PGSSLMODE"] = "require"
+    if env.get("PGHOST", "").startswith("/"):
+        return env  # a unix socket (Cloud SQL's connector): no TLS to verify
+    if env.get("PGSSLMODE", "require") == "require":
+        # "require" encrypts but trusts any certificate: over the internet, anyone in the
+        # path could pose as the database. verify-full checks the chain and the host name.
+        env["PGSSLMODE"] = "verify-full"
+        env.setdefault("PGSSLROOTCERT", CA_BUNDLE if Path(CA_BUNDLE).is_file() else "system")
     return env
 
 

@@ -24,7 +24,8 @@ def test_a_neon_url_becomes_pg_variables_with_its_encoded_password() -> None:
         "PGPASSWORD": "p@ss/w",
         "PGDATABASE": "jobs",
         "PGCHANNELBINDING": "require",
-        "PGSSLMODE": "require",
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": cloud_env.CA_BUNDLE,
     }
 
 
@@ -36,9 +37,20 @@ def test_a_cloud_sql_socket_url_needs_no_tls() -> None:
 
 
 def test_an_explicit_sslmode_is_kept() -> None:
-    env = cloud_env.cloud_env({"DATABASE_URL": "postgres://u:pw@db/jobs?sslmode=verify-full"})
+    env = cloud_env.cloud_env({"DATABASE_URL": "postgres://u:pw@db/jobs?sslmode=verify-ca"})
+
+    assert env["PGSSLMODE"] == "verify-ca"
+    assert "PGSSLROOTCERT" not in env
+
+
+def test_sslmode_require_is_raised_to_verify_full() -> None:
+    # Providers' console strings say sslmode=require, which trusts any certificate.
+    url = "postgresql://u:pw@db.example.com/jobs?sslmode=require&sslrootcert=/run/ca.pem"
+
+    env = cloud_env.cloud_env({"DATABASE_URL": url})
 
     assert env["PGSSLMODE"] == "verify-full"
+    assert env["PGSSLROOTCERT"] == "/run/ca.pem", "a root certificate in the URL is kept"
 
 
 @pytest.mark.parametrize(

@@ -381,6 +381,31 @@ def test_registry_tags_are_immutable(terraform: dict[str, Any]) -> None:
     assert registry["format"] == "DOCKER"
 
 
+def test_the_image_the_job_runs_is_never_cleaned_up(terraform: dict[str, Any]) -> None:
+    registry = resource(terraform, "google_artifact_registry_repository", "images")
+    keeps = {
+        policy["content"][0]["id"]: policy
+        for dynamic in registry["dynamic"]
+        for name, policy in dynamic.items()
+        if name == "cleanup_policies"
+    }
+    assert {keep["content"][0]["action"] for keep in keeps.values()} == {"KEEP"}
+    assert keeps["keep-deployed-digest"]["for_each"].count("local.deployed_digest") == 2
+    assert keeps["keep-deployed-tag"]["for_each"].count("local.deployed_tag") == 2
+    # The locals' patterns pick the digest, or the tag of an image without one.
+    locals_ = {key: value for block_ in terraform["locals"] for key, value in block_.items()}
+    patterns = [
+        re.search(r'regexall\("((?:[^"\\]|\\.)*)",', locals_[name])
+        for name in ("deployed_digest", "deployed_tag")
+    ]
+    digest, tag = (re.compile(json.loads(f'"{found[1]}"')) for found in patterns if found)
+    pinned = "europe-docker.pkg.dev/p/usajobs-elt/usajobs-elt@sha256:" + "a" * 64
+    tagged = "europe-docker.pkg.dev/p/usajobs-elt/usajobs-elt:2026-12-07"
+    assert digest.search(pinned)[1] == "sha256:" + "a" * 64
+    assert tag.search(tagged)[1] == "2026-12-07"
+    assert 'strcontains(var.image, "@") ? null' in locals_["deployed_tag"]
+
+
 def test_apis_are_never_disabled_on_destroy(terraform: dict[str, Any]) -> None:
     services = resource(terraform, "google_project_service", "apis")
     assert services["disable_on_destroy"] is False
