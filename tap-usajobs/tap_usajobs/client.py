@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import typing as t
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -13,6 +14,7 @@ from urllib.parse import urlparse
 
 import requests
 import requests.adapters
+import urllib3
 from singer_sdk.authenticators import APIAuthenticatorBase, APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
@@ -66,6 +68,11 @@ API_KEY_HEADER = "Authorization-Key"
 RETRIABLE_STATUSES = frozenset({408, 425, 429})
 _AUTH_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
 _ERROR_BODY_CHARS = 300
+#: Python refuses to read longer integers (sys.set_int_max_str_digits); such a number in
+#: one posting must not make its page unreadable.
+_MAX_INT_DIGITS = 4000
+#: Bytes read at a time from a response body, checking its deadline in between.
+_CHUNK = 64 * 1024
 
 
 def payload(response: requests.Response) -> dict[str, t.Any]:
@@ -84,12 +91,17 @@ def payload(response: requests.Response) -> dict[str, t.Any]:
             text = response.content.decode("utf-8", errors="replace")
             response._usajobs_invalid_utf8 = True  # type: ignore[attr-defined]  # noqa: SLF001
         try:
-            cached = json.loads(text, strict=False)
+            cached = json.loads(text, strict=False, parse_int=_integer)
         except RecursionError as exc:  # nesting deeper than the parser goes
             msg = "JSON nested too deeply to read"
             raise ValueError(msg) from exc
         response._usajobs_payload = cached  # type: ignore[attr-defined]  # noqa: SLF001
     return t.cast("dict[str, t.Any]", cached)
+
+
+def _integer(digits: str) -> int | str:
+    """A JSON integer, or its digits as text past the 4,300 Python reads as an int."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -128,13 +140,47 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         self._on_response = on_response
         self._home = home
 
-    def send(self, request: requests.PreparedRequest, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]  # noqa: ANN401
-        """Send the request; count the answer (a failure to connect raises instead)."""
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,  # noqa: FBT001, FBT002  # requests' own signature
+        timeout: float | tuple[float, float] | None = None,
+        **kwargs: t.Any,  # noqa: ANN401
+    ) -> requests.Response:
+        """Send the request; count the answer (a failure to connect raises instead).
+
+        ``timeout`` bounds each wait on the socket, as in requests, and also the whole
+        answer: a body that trickles in a byte at a time is cut off when it is up.
+        """
         if urlparse(request.url or "").netloc != self._home:
             request.headers.pop(API_KEY_HEADER, None)
-        response = super().send(request, **kwargs)
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
         self._on_response()
+        if not stream:
+            limit = max(timeout) if isinstance(timeout, tuple) else timeout
+            _read_body(response, None if limit is None else started + float(limit))
         return response
+
+
+def _read_body(response: requests.Response, deadline: float | None) -> None:
+    """Read the whole body into the response, or raise ReadTimeout past ``deadline``."""
+    chunks = []
+    try:
+        while chunk := response.raw.read1(_CHUNK, decode_content=True):
+            chunks.append(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                response.close()
+                msg = "the answer did not arrive whole within request_timeout"
+                raise requests.exceptions.ReadTimeout(msg, request=response.request)
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    response._content = b"".join(chunks)  # noqa: SLF001  # what requests does after reading
+    response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 class _NoKey(APIAuthenticatorBase):
@@ -288,8 +334,10 @@ class UsaJobsStream(RESTStream[t.Any]):
             )
             raise FatalAPIError(msg)
         super().validate_response(response)
-        if status == HTTPStatus.NO_CONTENT:
-            return
+        if status == HTTPStatus.NO_CONTENT or not response.content:
+            # Only the historic endpoints say "no rows" that way (they accept it first).
+            msg = f"Empty answer (HTTP {status}) from {self.path}"
+            raise RetriableAPIError(msg, response)
         try:
             body = payload(response)
         except ValueError as exc:
@@ -306,15 +354,19 @@ class UsaJobsStream(RESTStream[t.Any]):
         return None if isinstance(body, dict) else f"expected an object, got {type(body).__name__}"
 
     def response_error_message(self, response: requests.Response) -> str:
-        """Status, path and the start of the body; no headers, no query string."""
+        """Status, path and the start of the body; no headers, no query string, no key.
+
+        A server may echo the request, key and all, in its error body.
+        """
         body = response.text[:_ERROR_BODY_CHARS] if response.content else ""
+        key = self.config.get("api_key")
+        if key:
+            body = body.replace(str(key), "***")
         path = urlparse(response.url).path or self.path
         return f"HTTP {response.status_code} {response.reason} for {path}: {body}".rstrip(": ")
 
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows as records: conformed, checked, and only once all of them are."""
-        if response.status_code == HTTPStatus.NO_CONTENT or not response.content:
-            return
         body = payload(response)
         if getattr(response, "_usajobs_invalid_utf8", False):
             self.logger.warning(
@@ -359,7 +411,11 @@ class UsaJobsStream(RESTStream[t.Any]):
             if not isinstance(row, dict):
                 self.quarantine(row, None, f"it is a JSON {type(row).__name__}, not an object")
                 continue
-            record, problems = self.conformer(self.prepare_row(row))
+            try:
+                record, problems = self.conformer(self.prepare_row(row))
+            except RecursionError:
+                self.quarantine(row, row.get(key_name), "it is nested too deeply to read")
+                continue
             reason = self.key_problem(record, problems)
             if reason:
                 self.quarantine(row, row.get(key_name), reason)
@@ -368,11 +424,10 @@ class UsaJobsStream(RESTStream[t.Any]):
                 # The SDK's state code reads this key from every record.
                 record.setdefault(self.replication_key, None)
             self.note_problems(record[key_name], problems)
-            for problem in problems:
-                if problem.kind == UNREADABLE:
-                    unreadable.setdefault(problem.field, []).append(
-                        (record[key_name], problem.original)
-                    )
+            # One row counts once per field, however many of its values there failed.
+            first = {p.field: p for p in reversed(problems) if p.kind == UNREADABLE}
+            for field, problem in first.items():
+                unreadable.setdefault(field, []).append((record[key_name], problem.original))
             records.append(record)
         self._refuse_if_reshaped(unreadable, len(records))
         return records

@@ -122,11 +122,14 @@ class CodeListStream(UsaJobsStream):
         """
         version = int(time.time() * 1000)
         self._stream_version = version  # every record carries the list's new version
-        codes = 0
+        seen: set[str] = set()
         quarantined_before = self.quarantined_rows
         for record in super().get_records(context):
-            codes += 1
+            if record["Code"] in seen:  # a list padded with repeats must not look whole
+                continue
+            seen.add(record["Code"])
             yield record
+        codes = len(seen)
         last = self.stream_state.get(CODES_READ_KEY)
         problems = []
         if not codes:

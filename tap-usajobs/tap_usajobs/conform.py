@@ -12,16 +12,18 @@ reads a schema once and then, for every row:
   refuses) are removed, lone UTF-16 surrogates (half of an emoji) become U+FFFD, and a
   single value where the schema wants an array is wrapped in one;
 - turns what cannot be read into null, and keeps the value as sent in the record's
-  ``unreadable_values`` object, under the JSON Pointer of where it was. Nothing the API
+  ``unreadable_values`` object, under the JSON Pointer of where it was, together with
+  top-level fields the schema lacks and second spellings of a field. Nothing the API
   sent is lost silently, and the typed columns never hold a value of the wrong type.
 
 Each repair and each unreadable value is also returned as a ``Problem``, so the stream
-can count and log them. Keys the schema does not know are kept (cleaned of NULs), and
-reported too.
+can count and log them. Keys the schema does not know are kept (cleaned of NULs) in
+nested objects, and reported too.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ _DATE_PREFIX = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:$|[T\s])")
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _ARRAY_INDEX = re.compile(r"/\d+(?=/|$)")
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -87,15 +90,20 @@ def parse_date(value: object) -> str | None:
 
 
 def parse_integer(value: object) -> int | None:
-    """Read 767342200, "767342200" or 2.0 as an integer; anything else is None."""
+    """Read 767342200, "767342200" or 2.0 as a 64-bit integer; anything else is None.
+
+    A target stores integers as bigint, so a larger one is as unreadable as text.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    amount = parse_amount(value) if isinstance(value, (str, float, Decimal)) else None
-    if amount is None or amount != amount.to_integral_value():
-        return None
-    return int(amount)
+        number = value
+    else:
+        amount = parse_amount(value) if isinstance(value, (str, float, Decimal)) else None
+        if amount is None or amount != amount.to_integral_value():
+            return None
+        number = int(amount)
+    return number if _BIGINT_MIN <= number <= _BIGINT_MAX else None
 
 
 def parse_text(value: object) -> str | None:
@@ -120,13 +128,18 @@ def repair_text(text: str) -> tuple[str, list[str]]:
 
 
 def clean(value: object) -> object:
-    """A JSON value with every string (keys too) repaired: safe for a jsonb column."""
+    """A JSON value with every string (keys too) repaired: safe for a jsonb column.
+
+    NaN and the infinities, which JSON cannot hold, become their names as text.
+    """
     if isinstance(value, str):
         return repair_text(value)[0] if _BAD_TEXT.search(value) else value
     if isinstance(value, dict):
         return {clean(key): clean(item) for key, item in value.items()}
     if isinstance(value, list):
         return [clean(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     return value
 
 
@@ -187,6 +200,17 @@ def _array(item: Converter) -> Converter:
     return convert
 
 
+def _wins(exact: bool, typed: object, held_exact: bool, held: object) -> bool:  # noqa: FBT001
+    """Whether a new spelling of a field replaces the one already held.
+
+    A value beats no value; between two values, the schema's own spelling wins, else the
+    first one read.
+    """
+    if typed is None or held is None:
+        return held is None and typed is not None
+    return exact and not held_exact
+
+
 class SchemaConformer:
     """Conform rows to one object schema; build it once per stream, call it per row."""
 
@@ -235,19 +259,38 @@ class SchemaConformer:
     def conform(
         self, row: Mapping[str, t.Any], path: str, problems: list[Problem]
     ) -> dict[str, t.Any]:
-        """``row`` with the schema's key names and types; problems are appended."""
+        """``row`` with the schema's key names and types; problems are appended.
+
+        Keys are cleaned before they are looked up, so a NUL in a key cannot carry a value
+        past its type. When one field comes under several spellings, a value beats no
+        value, and between values the schema's own spelling wins, else the first; every
+        other value is kept as sent, under its own spelling.
+        """
         conformed: dict[str, t.Any] = {}
+        #: For each field: the spelling that gave its value, that value as sent, whether
+        #: the spelling is the schema's own, and the problems of reading it.
+        held: dict[str, tuple[str, object, bool, list[Problem]]] = {}
         for key, value in row.items():
-            name = self._names.get(key.lower()) if isinstance(key, str) else None
+            spelled = repair_text(key)[0] if isinstance(key, str) else str(key)
+            name = self._names.get(spelled.lower())
             if name is None:
-                name = repair_text(str(key))[0]
-                problems.append(Problem(f"{path}/{name}", UNKNOWN_FIELD))
-                conformed[name] = clean(value)
+                problems.append(Problem(f"{path}/{spelled}", UNKNOWN_FIELD, clean(value)))
+                conformed[spelled] = clean(value)
                 continue
-            typed = None if value is None else self._fields[name](value, f"{path}/{name}", problems)
-            # Two spellings of one key in a row: the one that carries a value wins.
-            if conformed.get(name) is None:
-                conformed[name] = typed
+            found: list[Problem] = []
+            typed = None if value is None else self._fields[name](value, f"{path}/{name}", found)
+            exact = key == name  # as sent: a cleaned key is no longer the schema's spelling
+            if name in held:
+                loser = (spelled, value)
+                if _wins(exact, typed, held[name][2], conformed[name]):
+                    loser = held[name][:2]
+                    conformed[name], held[name] = typed, (spelled, value, exact, found)
+                if loser[1] is not None:  # kept, as sent, like any value left unused
+                    problems.append(Problem(f"{path}/{loser[0]}", UNREADABLE, clean(loser[1])))
+                continue
+            conformed[name], held[name] = typed, (spelled, value, exact, found)
+        for *_, found in held.values():
+            problems.extend(found)
         return conformed
 
     def __call__(self, row: Mapping[str, t.Any]) -> tuple[dict[str, t.Any], list[Problem]]:
@@ -258,7 +301,16 @@ class SchemaConformer:
         """
         problems: list[Problem] = []
         record = self.conform(row, "", problems)
-        record[UNREADABLE_VALUES] = {
-            problem.path: problem.original for problem in problems if problem.kind == UNREADABLE
-        } or None
+        sent = record.get(UNREADABLE_VALUES)
+        kept = {
+            problem.path: problem.original
+            for problem in problems
+            # Fields the schema lacks are kept in nested objects; at the top level the
+            # SDK drops them, so they are kept here.
+            if problem.kind == UNREADABLE
+            or (problem.kind == UNKNOWN_FIELD and problem.path.count("/") == 1)
+        }
+        if sent is not None:  # the API's own field of that name is not ours to overwrite
+            kept[f"/{UNREADABLE_VALUES}"] = sent
+        record[UNREADABLE_VALUES] = kept or None
         return record, problems

@@ -28,6 +28,7 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _NO_CONTENT_TEXT = b"204 No Content"
+_MAX_COUNT_DIGITS = 12
 
 
 def is_empty_answer(response: requests.Response) -> bool:
@@ -55,16 +56,19 @@ class ContinuationPaginator(BaseHATEOASPaginator):
     does paging past ``max_pages``, whatever new tokens the API keeps sending.
     """
 
-    def __init__(self, label: str, max_pages: int) -> None:
-        """Page one query; ``label`` names it in log messages."""
+    def __init__(self, label: str, max_pages: int, path: str) -> None:
+        """Page one query of the endpoint at ``path``; ``label`` names it in log messages."""
         super().__init__()
         self.label = label
         self.max_pages = max_pages
+        self.path = path.rstrip("/").lower()
         self.pages = 0
         self.total_count: int | None = None
+        self.counts_disagree = False
         self.rows_received = 0
         self.stopped_on_repeated_token = False
         self.stopped_on_budget = False
+        self.stopped_on_bad_link = False
         self._tokens_seen: set[str] = set()
 
     def advance(self, response: requests.Response) -> None:
@@ -74,9 +78,11 @@ class ContinuationPaginator(BaseHATEOASPaginator):
             body = payload(response)
             paging = body.get("paging")
             metadata = paging.get("metadata") if isinstance(paging, dict) else None
-            total = metadata.get("totalCount") if isinstance(metadata, dict) else None
-            if self.total_count is None and total is not None:
-                self.total_count = _count(total)
+            total = _count(metadata.get("totalCount")) if isinstance(metadata, dict) else None
+            if self.pages == 1:
+                self.total_count = total
+            elif total != self.total_count:
+                self.counts_disagree = True
             self.rows_received += len(body.get("data") or [])
         super().advance(response)
 
@@ -85,9 +91,22 @@ class ContinuationPaginator(BaseHATEOASPaginator):
         return self._next_link(response) is not None
 
     def get_next_url(self, response: requests.Response) -> str | None:
-        """The ``next`` link, unless it is missing, empty or repeats an earlier token."""
+        """The ``next`` link, unless it is missing, empty or repeats an earlier token.
+
+        A link that is not a path of the same endpoint is refused too, so paging can never
+        lead to another host.
+        """
         link = self._next_link(response)
         if link is None:
+            return None
+        if not self._same_endpoint(link):
+            self.stopped_on_bad_link = True
+            logger.warning(
+                "%s: the API sent a next link that is not a path of %s: %r; stopping here.",
+                self.label,
+                self.path,
+                link[:80],
+            )
             return None
         if self.pages >= self.max_pages:
             self.stopped_on_budget = True
@@ -112,6 +131,18 @@ class ContinuationPaginator(BaseHATEOASPaginator):
         self._tokens_seen.add(token)
         return link
 
+    def _same_endpoint(self, link: str) -> bool:
+        try:
+            parts = urlsplit(link)
+        except ValueError:  # an unparsable host part, such as "http://[::1"
+            return False
+        return (
+            link.startswith("/")
+            and not link.startswith("//")
+            and not (parts.scheme or parts.netloc)
+            and parts.path.rstrip("/").lower() == self.path
+        )
+
     @staticmethod
     def _next_link(response: requests.Response) -> str | None:
         if is_empty_answer(response):
@@ -122,10 +153,10 @@ class ContinuationPaginator(BaseHATEOASPaginator):
 
 
 def _count(value: object) -> int | None:
-    """``totalCount`` as an integer, or None when it is not one."""
+    """``totalCount`` as a whole number (ASCII digits), or None when it is not one."""
     if isinstance(value, bool):
         return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= _MAX_COUNT_DIGITS):
         return None
+    return int(text)

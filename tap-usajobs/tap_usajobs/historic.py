@@ -74,7 +74,7 @@ HISTORIC_SETTINGS = (
         description=(
             "Read opening dates only up to this date (default: today). With start_date, "
             "a backfill window; run it under its own state ID so the regular bookmark "
-            "is neither used nor moved (orchestrate/entrypoint.sh --backfill)."
+            "is neither used nor moved (orchestrate/run.py --backfill)."
         ),
     ),
     th.Property(
@@ -230,7 +230,7 @@ class HistoricJoaStream(UsaJobsStream):
         window = self._window
         label = f"{self.name} {window.start}..{window.end}" if window else self.name
         self._paginator = ContinuationPaginator(
-            label, max_pages=int(self.config["max_requests_per_query"])
+            label, max_pages=int(self.config["max_requests_per_query"]), path=self.path
         )
         return self._paginator
 
@@ -265,16 +265,21 @@ class HistoricJoaStream(UsaJobsStream):
             # No window is due (or this shard owns none): never query without dates.
             return
         self._window = window = Window.of(context)
-        unsettled = 0
+        unsettled = repeated = 0
+        seen: set[int] = set()
         quarantined_before = self.quarantined_rows
         for record in super().get_records(context):
+            if record["usajobsControlNumber"] in seen:
+                repeated += 1  # pages that repeat rows could hide others behind the count
+                continue
+            seen.add(record["usajobsControlNumber"])
             unsettled += self.is_unsettled(record)
             yield record
         paginator = self._paginator
         if paginator is None:  # pragma: no cover - request_records always builds one
             return
         quarantined = self.quarantined_rows - quarantined_before
-        problems = self._problems(paginator, quarantined)
+        problems = self._problems(paginator, len(seen) + quarantined, quarantined, repeated)
         if problems:
             label = f"{self.name} {window.start}..{window.end}"
             self.sync_summary.mark_incomplete(label, problems)
@@ -286,31 +291,31 @@ class HistoricJoaStream(UsaJobsStream):
         self.get_context_state(context).update(
             {
                 "polled_on": utc_today().isoformat(),
-                "rows_received": paginator.rows_received - quarantined,
+                "rows_received": len(seen),
                 "total_count": paginator.total_count or 0,
                 "unsettled_rows": unsettled + quarantined,
             }
         )
 
-    def _problems(self, paginator: ContinuationPaginator, quarantined: int) -> list[str]:
+    def _problems(
+        self, paginator: ContinuationPaginator, received: int, quarantined: int, repeated: int
+    ) -> list[str]:
         """Why a window's rows do not prove it was read whole."""
         total = paginator.total_count
-        received = paginator.rows_received
         problems = []
         if total is None:
-            if received:
+            if paginator.rows_received:
                 problems.append("the API gave no readable totalCount")
-        elif received < total:
-            problems.append(f"received {received} of the {total} rows the API counted")
-        elif received > total:
-            self.logger.info(
-                "%s: received %d rows, %d more than the API counted.",
-                paginator.label,
-                received,
-                received - total,
-            )
+        elif received != total:
+            problems.append(f"received {received} distinct rows, the API counted {total}")
+        if paginator.counts_disagree:
+            problems.append("totalCount changed from page to page")
+        if repeated:
+            problems.append(f"{repeated} rows came twice")
         if paginator.stopped_on_repeated_token:
             problems.append("the API repeated a continuation token")
+        if paginator.stopped_on_bad_link:
+            problems.append("the API sent a next link that is not a path of this endpoint")
         if paginator.stopped_on_budget:
             problems.append(f"stopped after {paginator.pages} pages (max_requests_per_query)")
         if quarantined:

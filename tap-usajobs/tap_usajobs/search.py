@@ -27,7 +27,6 @@ probes); past that it stops, incomplete, whatever the API keeps announcing.
 
 from __future__ import annotations
 
-import math
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,15 +75,20 @@ class PageToken(BaseAPIPaginator[SearchPage]):
         return None
 
 
+#: Counts beyond this are no count the API can mean (and int() of a huge string is slow).
+_MAX_COUNT_DIGITS = 12
+_MAX_COUNT = 10**_MAX_COUNT_DIGITS
+
+
 def _whole_number(value: object) -> int | None:
-    """A count as the API sends it (an int, or digits in a string), or None."""
-    if isinstance(value, bool):
+    """A count as the API sends it (an int, or ASCII digits in a string), or None."""
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text.isascii() and text.isdigit() and len(text) <= _MAX_COUNT_DIGITS
+        value = int(text) if digits else None
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+    return value if 0 <= value <= _MAX_COUNT else None
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,7 @@ class QueryReader:
         reachable = min(hints.count or 0, self.row_cap) if self.row_cap else hints.count or 0
         # Fetched concurrently: the pages both hints agree exist (NumberOfPages can count
         # pages past the cap, the count can count rows past it). Any more come one by one.
-        by_count = math.ceil(reachable / self.per_page)
+        by_count = -(-reachable // self.per_page)  # integer ceiling: counts can be huge
         prefetch = min(by_count, hints.pages) if hints.pages is not None else by_count
         yield from self._take(first, hints, read)
         number = 1
@@ -287,7 +291,7 @@ class QueryReader:
             self.problems.append(f"{where}: page 1 gave no readable SearchResultCountAll")
         elif found != hints.count and not (self.row_cap and hints.count > self.row_cap):
             self.problems.append(f"{where}: the API reported {hints.count} postings, {found} read")
-        needed = math.ceil(found / self.per_page)
+        needed = -(-found // self.per_page)
         if hints.pages is None or hints.pages < needed:
             self.problems.append(
                 f"{where}: NumberOfPages said {hints.pages} but the postings needed {needed}"

@@ -28,10 +28,10 @@ if t.TYPE_CHECKING:
 MAX_DATE_POSTED_DAYS = 60
 #: Stream-state key recording when the last complete full scan started.
 LAST_FULL_SCAN_KEY = "last_full_scan_started_at"
-#: A control number: digits that fit PostgreSQL's bigint.
-_CONTROL_NUMBER = re.compile(r"^\d{1,18}$")
+#: A control number: ASCII digits that fit PostgreSQL's bigint.
+_CONTROL_NUMBER = re.compile(r"^[0-9]{1,18}$")
 #: The control number at the end of a posting's URI (".../GetJob/ViewDetails/800000123").
-_URI_CONTROL_NUMBER = re.compile(r"/(\d{1,18})/?$")
+_URI_CONTROL_NUMBER = re.compile(r"/([0-9]{1,18})/?$")
 
 
 @dataclass
@@ -112,6 +112,7 @@ class SearchJobsStream(UsaJobsStream):
                 # Every record of the partition is processed by now: drop what they
                 # would have advanced the bookmark to.
                 reset_state_progress_markers(self.get_context_state(context))
+            self._keep_bookmark_in_the_past(context)
             self.sync_summary.queries[label] = QueryCount(
                 reported=reader.reported_total or 0,
                 full_scan=self.scan.full,
@@ -147,6 +148,23 @@ class SearchJobsStream(UsaJobsStream):
             # The SDK's own helper, so stream maps' aliases get the message too.
             self._write_activate_version_message(scan.version)
         self.stream_state[LAST_FULL_SCAN_KEY] = scan.started_at.isoformat()
+
+    def _keep_bookmark_in_the_past(self, context: Context | None) -> None:
+        """A posting dated in the future must not carry the bookmark past today.
+
+        Later runs ask for postings since the bookmark; one posting dated 9999 would
+        leave every incremental run asking for nothing.
+        """
+        markers = self.get_context_state(context).get("progress_markers") or {}
+        value = markers.get("replication_key_value")
+        now = datetime.now(timezone.utc)
+        if isinstance(value, str) and value > now.isoformat():
+            self.logger.warning(
+                "%s: the newest posting is dated %s, in the future; the bookmark stops at now.",
+                self.label(context),
+                value,
+            )
+            markers["replication_key_value"] = now.isoformat()
 
     @cached_property
     def scan(self) -> Scan:
@@ -270,20 +288,27 @@ class SearchJobsStream(UsaJobsStream):
         return hoist_search_item(row)
 
     def key_problem(self, record: dict[str, t.Any], problems: list[Problem]) -> str | None:
-        """A control number is digits; when it is not, take it from the posting's URI."""
+        """A control number is ASCII digits, written without leading zeros.
+
+        When it is not, it is read from the posting's URI; the number as sent is kept.
+        """
+        kept = record.get(UNREADABLE_VALUES) or {}
+        sent = kept.get("/MatchedObjectId", record.get("MatchedObjectId"))
         key = record.get("MatchedObjectId")
         if isinstance(key, str) and _CONTROL_NUMBER.match(key.strip()):
-            record["MatchedObjectId"] = key.strip()
-            return None
-        match = _URI_CONTROL_NUMBER.search(str(record.get("PositionURI") or ""))
-        if match is None:
-            return f"its MatchedObjectId {key!r} is not a control number, nor is one in PositionURI"
-        record["MatchedObjectId"] = match.group(1)
-        record[UNREADABLE_VALUES] = {
-            **(record.get(UNREADABLE_VALUES) or {}),
-            "/MatchedObjectId": key,
-        }
-        problems.append(Problem("/MatchedObjectId", KEY_REPAIRED, key))
+            number = str(int(key))  # "0800000141" is 800000141, not another posting
+        else:
+            match = _URI_CONTROL_NUMBER.search(str(record.get("PositionURI") or ""))
+            if match is None:
+                return (
+                    f"its MatchedObjectId {sent!r} is not a control number, nor is one in "
+                    "PositionURI"
+                )
+            number = str(int(match.group(1)))
+        if number != sent:
+            record[UNREADABLE_VALUES] = {**kept, "/MatchedObjectId": sent}
+            problems.append(Problem("/MatchedObjectId", KEY_REPAIRED, sent))
+        record["MatchedObjectId"] = number
         return None
 
 

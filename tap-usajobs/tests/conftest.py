@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
+import json
+import urllib.request
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -95,3 +99,91 @@ def frozen_tap_clock(monkeypatch: pytest.MonkeyPatch) -> None:
             return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
 
     monkeypatch.setattr(streams, "datetime", FrozenDatetime)
+
+
+# --- running the tap and asking the fake -----------------------------------------------
+
+
+class Sync:
+    """The Singer messages one tap run wrote to stdout."""
+
+    def __init__(self, stdout: str) -> None:
+        """Parse one JSON message per line."""
+        self.messages = [json.loads(line) for line in stdout.splitlines() if line]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The ``jobs`` records in the order they were written."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == "jobs"
+        ]
+
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
+        """The records of ``stream`` in the order they were written."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    @property
+    def ids(self) -> list[str]:
+        """MatchedObjectId of every record, duplicates kept."""
+        return [record["MatchedObjectId"] for record in self.records]
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        """The value of the last STATE message."""
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        assert states, "the tap wrote no STATE message"
+        return states[-1]
+
+
+def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Sync:
+    """Run the tap in-process (its default selection) and collect what it writes."""
+    return capture(TapUsaJobs(config=config, state=state))
+
+
+def run_tap(
+    config: dict[str, Any], *streams: str, state: dict[str, Any] | None = None
+) -> tuple[Sync, TapUsaJobs]:
+    """Sync exactly ``streams`` (as a catalog selects them); the output and the tap.
+
+    The tap's ``sync_summary`` says what it read incompletely and what it quarantined.
+    """
+    tap = TapUsaJobs(
+        config=config, state=state, catalog=catalog_selecting(*streams), parse_env_config=False
+    )
+    return capture(tap), tap
+
+
+def capture(tap: TapUsaJobs) -> Sync:
+    """Run ``tap.sync_all()`` and parse what it writes to stdout."""
+    # The tap's msgspec writer writes bytes to sys.stdout.buffer, so capture bytes.
+    captured = io.BytesIO()
+    stdout = io.TextIOWrapper(captured, encoding="utf-8")
+    with contextlib.redirect_stdout(stdout):
+        tap.sync_all()
+    stdout.flush()
+    return Sync(captured.getvalue().decode())
+
+
+def control(api: FakeUsaJobsServer, path: str, body: object = None) -> Any:
+    """Call one of the fake's /_fake/ endpoints; POST when there is a body."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{api.url}/_fake/{path}", data=data)  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def inject(api: FakeUsaJobsServer, *rules: dict[str, Any]) -> None:
+    """Queue fault rules on the fake."""
+    control(api, "faults", list(rules))
+
+
+def search_requests(api: FakeUsaJobsServer) -> list[dict[str, Any]]:
+    """The fake's request log: params, status (None for a dropped connection), fault."""
+    return control(api, "stats")["requests"]  # type: ignore[no-any-return]
+
+
+def expected_ids(api: FakeUsaJobsServer, **params: object) -> list[str]:
+    """Every id the fake matches for a query, ignoring page size and row cap."""
+    return control(api, f"expected?{urlencode(params)}")["ids"]  # type: ignore[no-any-return]

@@ -7,11 +7,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import tap_config_for
+from conftest import control, tap_config_for
 from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import FatalAPIError
 from test_historic import records, run
-from test_http import control
 
 from tap_usajobs.codelists import CODE_LISTS
 from tap_usajobs.tap import TapUsaJobs

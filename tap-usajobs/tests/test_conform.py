@@ -110,7 +110,10 @@ def test_typo_flags_dates_and_numbers_get_their_schema_types() -> None:
     assert "disableAppyOnline" not in record
     assert record["teleworkEligible"] is False
     assert record["supervisoryStatus"] is None  # unreadable: null, not a failed run...
-    assert record["unreadable_values"] == {"/supervisoryStatus": "maybe"}  # ...kept as sent
+    assert record["unreadable_values"] == {  # ...kept as sent, with the field the SDK will drop
+        "/supervisoryStatus": "maybe",
+        "/brandNewField": {"kept": True},
+    }
     assert record["positionOpenDate"] == "2024-06-19"
     assert record["minimumSalary"] == Decimal(72553)
     assert record["agencyLevel"] == 2
@@ -290,3 +293,51 @@ def test_problem_fields_name_the_same_field_in_every_row() -> None:
     assert Problem("/PositionRemuneration/3/MinimumRange", UNREADABLE).field == (
         "/PositionRemuneration/*/MinimumRange"
     )
+
+
+def test_a_nul_in_a_key_cannot_carry_a_value_past_its_type() -> None:
+    # "PositionRemuneration\x00" cleans to a schema name: it is typed like the real key,
+    # and the real key, the schema's own spelling, keeps its value.
+    record, _ = JOBS(
+        {
+            "MatchedObjectId": "1",
+            "PositionRemuneration\x00": "garbage",
+            "PositionRemuneration": [{"MinimumRange": "5"}],
+            "PublicationStartDate\x00": "zzzz",
+            "PublicationStartDate": "2024-06-04T00:00:00",
+        }
+    )
+
+    assert record["PositionRemuneration"] == [{"MinimumRange": Decimal(5)}]
+    assert record["PublicationStartDate"] == "2024-06-04T00:00:00+00:00"
+    assert record["unreadable_values"] == {
+        "/PositionRemuneration": "garbage",
+        "/PublicationStartDate": "zzzz",
+    }
+
+
+def test_a_second_spelling_with_another_value_is_kept_not_dropped() -> None:
+    record, _ = JOBS({"MatchedObjectId": "1", "PositionTitle": "First", "positiontitle": "Second"})
+
+    assert record["PositionTitle"] == "First"
+    assert record["unreadable_values"] == {"/positiontitle": "Second"}
+
+
+def test_values_json_cannot_hold_are_kept_as_text() -> None:
+    record, _ = JOBS({"MatchedObjectId": "1", "RelevanceRank": float("nan")})
+
+    assert record["RelevanceRank"] is None
+    assert record["unreadable_values"] == {"/RelevanceRank": "nan"}
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, "1e25", 10**20])
+def test_integers_past_bigint_are_unreadable(value: object) -> None:
+    assert parse_integer(value) is None
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_dates_a_zone_pushes_past_the_calendar_are_unreadable(value: str) -> None:
+    record, _ = JOBS({"MatchedObjectId": "1", "PublicationStartDate": value})
+
+    assert record["PublicationStartDate"] is None
+    assert record["unreadable_values"] == {"/PublicationStartDate": value}

@@ -8,8 +8,6 @@ page it would have to null (exit 76).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import math
@@ -18,14 +16,24 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import API_KEY, NOW, catalog_selecting, tap_config_for
-from test_http import KEYWORD, Sync, control, expected_ids, inject, search_requests, sync
+from conftest import (
+    API_KEY,
+    NOW,
+    Sync,
+    control,
+    expected_ids,
+    inject,
+    run_tap,
+    search_requests,
+    sync,
+    tap_config_for,
+)
+from test_http import KEYWORD
 
 from tap_usajobs import historic, streams
 from tap_usajobs.client import ContentRefusedError
 from tap_usajobs.codelists import CODES_READ_KEY
 from tap_usajobs.summary import EX_INCOMPLETE, EX_REFUSED
-from tap_usajobs.tap import TapUsaJobs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
     MakeConfig = Callable[..., dict[str, Any]]
 
 PER_PAGE = 25
+#: What a default catalog selects: the jobs stream and the quarantine.
+JOBS = ("jobs", "quarantine")
 FULL_SCAN = {"full_scan_every_hours": 0}
 
 
@@ -47,27 +57,6 @@ def activations(result: Sync) -> list[dict[str, Any]]:
 def jobs_state(result: Sync) -> dict[str, Any]:
     """The jobs stream's part of the final state."""
     return result.final_state["bookmarks"]["jobs"]  # type: ignore[no-any-return]
-
-
-def run_tap(
-    config: dict[str, Any], *streams: str, state: dict[str, Any] | None = None
-) -> tuple[Sync, TapUsaJobs]:
-    """Sync ``streams`` (jobs and the quarantine by default) in-process; the output and tap.
-
-    The tap's summary says what it read incompletely and what it quarantined.
-    """
-    tap = TapUsaJobs(
-        config=config,
-        state=state,
-        catalog=catalog_selecting(*(streams or ("jobs", "quarantine"))),
-        parse_env_config=False,
-    )
-    captured = io.BytesIO()
-    stdout = io.TextIOWrapper(captured, encoding="utf-8")
-    with contextlib.redirect_stdout(stdout):
-        tap.sync_all()
-    stdout.flush()
-    return Sync(captured.getvalue().decode()), tap
 
 
 def run_cli(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -106,7 +95,7 @@ def test_a_lying_page_closes_nothing_and_keeps_the_full_scan_due(
         rule["count"] = int(len(expected) * rule["count"])
     inject(fake_api, rule)
 
-    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN))
+    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN), *JOBS)
 
     assert activations(result) == [], "a scan not proven whole must close nothing"
     assert streams.LAST_FULL_SCAN_KEY not in jobs_state(result)
@@ -129,7 +118,7 @@ def test_an_under_reported_count_still_reads_every_posting(
 def test_a_clean_full_scan_proves_itself_and_closes_what_it_did_not_see(
     fake_api: FakeUsaJobsServer, tap_config: MakeConfig
 ) -> None:
-    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN))
+    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN), *JOBS)
 
     assert tap.sync_summary.incomplete == {}
     assert len(activations(result)) == 1
@@ -180,7 +169,7 @@ def test_splitting_stops_when_the_api_ignores_the_filter(
     inject(api, {"kind": "rewrite", "ignore_filters": True, "times": 100_000})
     config = tap_config_for(api.url, keywords=[], results_per_page=PER_PAGE, search_row_cap=100)
 
-    result, tap = run_tap(config)
+    result, tap = run_tap(config, *JOBS)
 
     requests = search_requests(api)
     assert len(requests) <= 1 + 2 + math.ceil(100 / PER_PAGE) + 1
@@ -194,7 +183,9 @@ def test_a_query_stops_at_its_request_budget(
 ) -> None:
     inject(fake_api, {"kind": "rewrite", "items": "page1", "times": 999})
 
-    _, tap = run_tap(tap_config(results_per_page=PER_PAGE, max_requests_per_query=5, **FULL_SCAN))
+    _, tap = run_tap(
+        tap_config(results_per_page=PER_PAGE, max_requests_per_query=5, **FULL_SCAN), *JOBS
+    )
 
     assert len(search_requests(fake_api)) == 5
     (reasons,) = tap.sync_summary.incomplete.values()
@@ -293,7 +284,7 @@ def test_one_bad_posting_is_repaired_or_kept_and_the_rest_load(
     bad = _first_id(fake_api)
     control(fake_api, "postings", {"mutate": {bad: [edit]}})
 
-    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN))
+    result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN), *JOBS)
 
     assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
     (record,) = [r for r in result.records if r["MatchedObjectId"] == bad]
@@ -322,7 +313,7 @@ def test_a_posting_without_any_usable_key_is_quarantined_and_the_scan_closes_not
     )
 
     with caplog.at_level(logging.WARNING):
-        result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN))
+        result, tap = run_tap(tap_config(results_per_page=PER_PAGE, **FULL_SCAN), *JOBS)
 
     assert bad not in result.ids
     assert len(result.ids) == len(expected_ids(fake_api, Keyword=KEYWORD)) - 1

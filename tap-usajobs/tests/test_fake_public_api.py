@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from test_http import control
+from conftest import control
 
 from tap_usajobs.testing.historic import FINAL_STATUSES
 

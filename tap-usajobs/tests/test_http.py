@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import math
 import re
 import time
-import urllib.request
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 import pytest
-from conftest import API_KEY, NOW, tap_config_for  # the module pytest already imported
+from conftest import (  # the module pytest already imported
+    API_KEY,
+    NOW,
+    control,
+    expected_ids,
+    inject,
+    search_requests,
+    sync,
+    tap_config_for,
+)
 from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
@@ -37,74 +42,6 @@ DATE_FIELDS = (
     "ApplicationCloseDate",
 )
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?\+00:00$")
-
-
-class Sync:
-    """The Singer messages one tap run wrote to stdout."""
-
-    def __init__(self, stdout: str) -> None:
-        """Parse one JSON message per line."""
-        self.messages = [json.loads(line) for line in stdout.splitlines() if line]
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        """The ``jobs`` records in the order they were written."""
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == "jobs"
-        ]
-
-    def records_of(self, stream: str) -> list[dict[str, Any]]:
-        """The records of ``stream`` in the order they were written."""
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
-
-    @property
-    def ids(self) -> list[str]:
-        """MatchedObjectId of every record, duplicates kept."""
-        return [record["MatchedObjectId"] for record in self.records]
-
-    @property
-    def final_state(self) -> dict[str, Any]:
-        """The value of the last STATE message."""
-        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
-        assert states, "the tap wrote no STATE message"
-        return states[-1]
-
-
-def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Sync:
-    """Run the tap in-process and collect what it writes to stdout."""
-    tap = TapUsaJobs(config=config, state=state)
-    # The tap's msgspec writer writes bytes to sys.stdout.buffer, so capture bytes.
-    captured = io.BytesIO()
-    stdout = io.TextIOWrapper(captured, encoding="utf-8")
-    with contextlib.redirect_stdout(stdout):
-        tap.sync_all()
-    stdout.flush()
-    return Sync(captured.getvalue().decode())
-
-
-def control(api: FakeUsaJobsServer, path: str, body: object = None) -> Any:
-    """Call one of the fake's /_fake/ endpoints; POST when there is a body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{api.url}/_fake/{path}", data=data)  # noqa: S310
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def inject(api: FakeUsaJobsServer, *rules: dict[str, Any]) -> None:
-    """Queue fault rules on the fake."""
-    control(api, "faults", list(rules))
-
-
-def search_requests(api: FakeUsaJobsServer) -> list[dict[str, Any]]:
-    """The fake's request log: params, status (None for a dropped connection), fault."""
-    return control(api, "stats")["requests"]  # type: ignore[no-any-return]
-
-
-def expected_ids(api: FakeUsaJobsServer, **params: object) -> list[str]:
-    """Every id the fake matches for a query, ignoring page size and row cap."""
-    return control(api, f"expected?{urlencode(params)}")["ids"]  # type: ignore[no-any-return]
 
 
 def bookmark_state(*bookmarks: tuple[str, datetime]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import NOW
-from test_http import KEYWORD, bookmark_state, control, search_requests, sync
+from conftest import NOW, control, search_requests, sync
+from test_http import KEYWORD, bookmark_state
 
 if TYPE_CHECKING:
     from collections.abc import Callable

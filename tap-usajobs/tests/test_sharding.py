@@ -6,8 +6,8 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from conftest import search_requests, sync
 from singer_sdk.exceptions import ConfigValidationError
-from test_http import search_requests, sync
 
 from tap_usajobs.sharding import partitions_for_shard, shard_of
 from tap_usajobs.tap import TapUsaJobs

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
-from conftest import API_KEY
-from test_http import KEYWORD, expected_ids, inject, search_requests
+from conftest import API_KEY, expected_ids, inject, search_requests
+from test_http import KEYWORD
 
 if TYPE_CHECKING:
     from collections.abc import Callable
