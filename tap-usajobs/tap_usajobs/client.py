@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 import typing as t
 from datetime import datetime, timezone
@@ -30,6 +31,11 @@ from tap_usajobs.conform import (
     SchemaConformer,
 )
 from tap_usajobs.sharding import partitions_for_shard
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator, Iterable
@@ -140,12 +146,13 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         self._on_response = on_response
         self._home = home
 
+    @override
     def send(  # type: ignore[override]
         self,
         request: requests.PreparedRequest,
-        stream: bool = False,  # noqa: FBT001, FBT002  # requests' own signature
+        stream: bool = False,  # requests' own signature
         timeout: float | tuple[float, float] | None = None,
-        **kwargs: t.Any,  # noqa: ANN401
+        **kwargs: t.Any,
     ) -> requests.Response:
         """Send the request; count the answer (a failure to connect raises instead).
 
@@ -186,6 +193,7 @@ def _read_body(response: requests.Response, deadline: float | None) -> None:
 class _NoKey(APIAuthenticatorBase):
     """Leaves a request exactly as built: no key, and its query string untouched."""
 
+    @override
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Return the request unchanged."""
         return request
@@ -208,6 +216,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         return [{}]
 
     @cached_property
+    @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
         """This task's share of the stream's queries (all of them when unsharded)."""
         everything = self.query_partitions()
@@ -227,11 +236,13 @@ class UsaJobsStream(RESTStream[t.Any]):
         return mine
 
     @property
+    @override
     def url_base(self) -> str:
         """The API root, from ``base_url``."""
         return str(self.config["base_url"]).rstrip("/")
 
     @cached_property
+    @override
     def authenticator(self) -> APIAuthenticatorBase:
         """Send the key in the ``Authorization-Key`` header, never in the URL."""
         if not self.sends_api_key:
@@ -243,6 +254,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         )
 
     @property
+    @override
     def http_headers(self) -> dict[str, str]:
         """The headers USAJobs asks for; ``User-Agent`` is the key owner's email."""
         return {
@@ -252,6 +264,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         }
 
     @property
+    @override
     def requests_session(self) -> requests.Session:
         """The SDK's session: pools as wide as the page pool, counting, key kept at home."""
         session = super().requests_session
@@ -268,14 +281,17 @@ class UsaJobsStream(RESTStream[t.Any]):
         return session
 
     @property
+    @override
     def timeout(self) -> int:
         """Seconds to wait for a response before retrying."""
         return int(self.config["request_timeout"])
 
+    @override
     def backoff_max_tries(self) -> int:
         """Total attempts per request: the first one plus ``max_retries``."""
         return int(self.config["max_retries"]) + 1
 
+    @override
     def backoff_wait_generator(self) -> Generator[float, BaseException, None]:  # type: ignore[override]
         """Exponential backoff with full jitter, or exactly what ``Retry-After`` asks.
 
@@ -298,15 +314,18 @@ class UsaJobsStream(RESTStream[t.Any]):
             attempt += 1
             exception = yield wait
 
+    @override
     def backoff_handler(self, details: Details) -> None:
         """Count the retry, then log it as the SDK does."""
         self.sync_summary.count("retries", self.name)
         super().backoff_handler(details)
 
+    @override
     def backoff_jitter(self, value: float) -> float:
         """Jitter is already applied by the wait generator."""
         return value
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """USAJobs' own cases first (redirects, auth, bodies), then the SDK's status mapping.
 
@@ -353,6 +372,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         """Describe what is wrong with a parsed body, or return None when it is usable."""
         return None if isinstance(body, dict) else f"expected an object, got {type(body).__name__}"
 
+    @override
     def response_error_message(self, response: requests.Response) -> str:
         """Status, path and the start of the body; no headers, no query string, no key.
 
@@ -365,6 +385,7 @@ class UsaJobsStream(RESTStream[t.Any]):
         path = urlparse(response.url).path or self.path
         return f"HTTP {response.status_code} {response.reason} for {path}: {body}".rstrip(": ")
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows as records: conformed, checked, and only once all of them are."""
         body = payload(response)

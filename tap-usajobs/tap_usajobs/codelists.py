@@ -15,6 +15,7 @@ as deleted. ``IsDisabled`` codes are kept, as a boolean: old postings still use 
 
 from __future__ import annotations
 
+import sys
 import time
 import typing as t
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs.client import UsaJobsStream
 from tap_usajobs.schemas import UNREADABLE_VALUES
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -102,14 +108,17 @@ class CodeListStream(UsaJobsStream):
         self.code_list = code_list
 
     @property
+    @override
     def partitions(self) -> list[dict[str, t.Any]] | None:
         """None: one request, made by every shard (each must see the whole list)."""
         return None
 
+    @override
     def get_new_paginator(self) -> None:
         """A list comes in one response."""
         return
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The whole list, then ``ACTIVATE_VERSION`` to retire the codes it no longer has.
 
@@ -149,7 +158,8 @@ class CodeListStream(UsaJobsStream):
         self.stream_state[CODES_READ_KEY] = codes
         self._write_activate_version_message(version)
 
-    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+    @override
+    def find_shape_problem(self, body: t.Any) -> str | None:
         """A list must carry ``CodeList[].ValidValue`` lists."""
         problem = super().find_shape_problem(body)
         if problem:
@@ -161,6 +171,7 @@ class CodeListStream(UsaJobsStream):
             return "CodeList is not a list of objects with a ValidValue list"
         return None
 
+    @override
     def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
         """Every valid value of every ``CodeList`` entry (there is one)."""
         for entry in body["CodeList"]:

@@ -14,6 +14,7 @@ HTTP 204 with an empty body, or as the literal text "204 No Content".
 from __future__ import annotations
 
 import logging
+import sys
 import typing as t
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -21,6 +22,11 @@ from urllib.parse import urlsplit
 from singer_sdk.pagination import BaseHATEOASPaginator
 
 from tap_usajobs.client import payload
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     import requests
@@ -71,6 +77,7 @@ class ContinuationPaginator(BaseHATEOASPaginator):
         self.stopped_on_bad_link = False
         self._tokens_seen: set[str] = set()
 
+    @override
     def advance(self, response: requests.Response) -> None:
         """Count the page's rows, then move on to its ``next`` link."""
         self.pages += 1
@@ -86,10 +93,12 @@ class ContinuationPaginator(BaseHATEOASPaginator):
             self.rows_received += len(body.get("data") or [])
         super().advance(response)
 
+    @override
     def continue_if_empty(self, response: requests.Response) -> bool:
         """A page without rows but with a ``next`` link is not the end."""
         return self._next_link(response) is not None
 
+    @override
     def get_next_url(self, response: requests.Response) -> str | None:
         """The ``next`` link, unless it is missing, empty or repeats an earlier token.
 

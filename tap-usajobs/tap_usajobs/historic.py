@@ -20,6 +20,7 @@ Every other window is settled and costs nothing.
 
 from __future__ import annotations
 
+import sys
 import typing as t
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -34,6 +35,11 @@ from tap_usajobs.client import UsaJobsStream
 from tap_usajobs.conform import parse_date
 from tap_usajobs.continuation import ContinuationPaginator, is_empty_answer
 from tap_usajobs.normalize import parse_datetime
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -189,6 +195,7 @@ class HistoricJoaStream(UsaJobsStream):
             repoll=timedelta(days=int(self.config["historic_repoll_days"])),
         )
 
+    @override
     def query_partitions(self) -> list[dict[str, t.Any]]:
         """The month windows since the start that are not settled yet."""
         today = utc_today()
@@ -225,6 +232,7 @@ class HistoricJoaStream(UsaJobsStream):
         )
         return [window.context for window in due]
 
+    @override
     def get_new_paginator(self) -> ContinuationPaginator:
         """Follow ``paging.next``; kept so the window's totals can be checked at its end."""
         window = self._window
@@ -234,10 +242,11 @@ class HistoricJoaStream(UsaJobsStream):
         )
         return self._paginator
 
+    @override
     def get_url_params(
         self,
         context: Context | None,
-        next_page_token: t.Any,  # noqa: ANN401, ARG002  # the next link carries its own query
+        next_page_token: t.Any,  # the next link carries its own query
     ) -> dict[str, t.Any]:
         """``historic_params`` plus the window's opening dates."""
         params: dict[str, t.Any] = {
@@ -248,6 +257,7 @@ class HistoricJoaStream(UsaJobsStream):
         params.update(context or {})
         return params
 
+    @override
     def get_http_request(self, *, page: PageContext[t.Any]) -> HTTPRequest:
         """The first page from the window's filters; later ones exactly as ``next`` says."""
         request = super().get_http_request(page=page)
@@ -259,6 +269,7 @@ class HistoricJoaStream(UsaJobsStream):
             request.params = {}
         return request
 
+    @override
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """The window's rows; once all are read, note what the window held in its state."""
         if not context:
@@ -322,13 +333,15 @@ class HistoricJoaStream(UsaJobsStream):
             problems.append(f"{quarantined} rows were quarantined")
         return problems
 
+    @override
     def validate_response(self, response: requests.Response) -> None:
         """An empty answer is "no rows", not a broken page."""
         if response.status_code < HTTPStatus.BAD_REQUEST and is_empty_answer(response):
             return
         super().validate_response(response)
 
-    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+    @override
+    def find_shape_problem(self, body: t.Any) -> str | None:
         """A page must carry ``data`` as a list."""
         problem = super().find_shape_problem(body)
         if problem:
@@ -337,12 +350,14 @@ class HistoricJoaStream(UsaJobsStream):
             return "no data list"
         return None
 
+    @override
     def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
         """The page's rows; none for an empty answer."""
         if is_empty_answer(response):
             return
         yield from super().parse_response(response)
 
+    @override
     def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
         """The page's ``data`` rows."""
         return t.cast("list[t.Any]", body["data"])
@@ -355,6 +370,7 @@ class HistoricJobsStream(HistoricJoaStream):
     path = "/api/historicjoa"
     schema = historic_schemas.HISTORIC_JOBS.to_dict()
 
+    @override
     def is_unsettled(self, record: dict[str, t.Any]) -> bool:
         """Until its status is final, a posting can still change."""
         return record.get("positionOpeningStatus") not in historic_schemas.FINAL_STATUSES
@@ -367,6 +383,7 @@ class AnnouncementTextsStream(HistoricJoaStream):
     path = "/api/historicjoa/announcementtext"
     schema = historic_schemas.ANNOUNCEMENT_TEXTS.to_dict()
 
+    @override
     def is_unsettled(self, record: dict[str, t.Any]) -> bool:
         """The text rows carry no status: an announcement still open may be amended."""
         closes = record.get("positionCloseDate")

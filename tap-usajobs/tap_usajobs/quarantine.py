@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import typing as t
 from datetime import datetime, timezone
 
@@ -19,6 +20,11 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 
 from tap_usajobs.conform import repair_text
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -90,7 +96,8 @@ class QuarantineStream(Stream):
         }
         return digest
 
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:  # noqa: ARG002
+    @override
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         """Every row held during the sync (the tap syncs this stream last)."""
         if self.dropped:
             self.logger.warning(

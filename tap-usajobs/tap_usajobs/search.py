@@ -27,24 +27,29 @@ probes); past that it stops, incomplete, whatever the API keeps announcing.
 
 from __future__ import annotations
 
+import sys
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_usajobs.client import payload
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
+    import logging
     from collections.abc import Generator, Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.metrics import Counter
 
-    from tap_usajobs.streams import SearchJobsStream
 
 #: Search filters used to split an over-cap query, narrowest last, and the code list
 #: (``/api/codelist/<name>``) holding the values each accepts.
@@ -70,7 +75,8 @@ class PageToken(BaseAPIPaginator[SearchPage]):
     split slices), so each request gets a paginator that names just its own page.
     """
 
-    def get_next(self, response: requests.Response) -> SearchPage | None:  # noqa: ARG002
+    @override
+    def get_next(self, response: requests.Response) -> SearchPage | None:
         """There is no next page from here: the reader schedules pages itself."""
         return None
 
@@ -112,34 +118,40 @@ class PageHints:
         )
 
 
+class SearchSource(t.Protocol):
+    """What a ``QueryReader`` needs from the stream it reads for (SearchJobsStream)."""
+
+    quarantined_rows: int
+
+    @property
+    def config(self) -> t.Mapping[str, t.Any]:
+        """The tap's settings."""
+        ...
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Where the stream logs."""
+        ...
+
+    def fetch_page(self, context: Context | None, page: SearchPage) -> requests.Response:
+        """One page of the query, fetched with retries."""
+        ...
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict[str, t.Any]]:
+        """The page's postings, conformed; rows that cannot load are quarantined."""
+        ...
+
+    def split_values(self, parameter: str) -> list[str]:
+        """The codes a split filter takes."""
+        ...
+
+    def label(self, context: Context | None = None) -> str:
+        """How logs name the query."""
+        ...
+
+
 class BudgetExhaustedError(Exception):
     """A query made as many requests as ``max_requests_per_query`` allows."""
-
-
-def fetch_codes(stream: SearchJobsStream, name: str) -> list[str]:
-    """Every code of a USAJobs code list (disabled ones too: old postings carry them).
-
-    Code lists need no key, so the key is not sent.
-    """
-    url = f"{stream.url_base}/api/codelist/{name}"
-    response = stream.requests_session.get(
-        url,
-        headers={"User-Agent": stream.config["user_agent"], "Accept": "application/json"},
-        timeout=stream.timeout,
-    )
-    if not response.ok:
-        msg = (
-            f"Could not read code list {name!r} to split a capped query: "
-            f"HTTP {response.status_code}"
-        )
-        raise FatalAPIError(msg)
-    try:
-        lists = payload(response).get("CodeList") or []
-        codes = [value["Code"] for entry in lists for value in entry.get("ValidValue", [])]
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        msg = f"Could not read code list {name!r} to split a capped query: {exc!r}"
-        raise FatalAPIError(msg) from exc
-    return sorted(dict.fromkeys(str(code) for code in codes if code))
 
 
 @dataclass
@@ -155,7 +167,7 @@ class _Slice:
 class QueryReader:
     """Reads one partition's query, splitting it where the row cap would hide rows."""
 
-    def __init__(self, stream: SearchJobsStream, context: Context | None, counter: Counter) -> None:
+    def __init__(self, stream: SearchSource, context: Context | None, counter: Counter) -> None:
         """Prepare to read the query of partition ``context``."""
         self.stream = stream
         self.context = context

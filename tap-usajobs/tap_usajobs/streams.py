@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import re
+import sys
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers._state import reset_state_progress_markers
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs import schemas
-from tap_usajobs.client import UsaJobsStream
+from tap_usajobs.client import UsaJobsStream, payload
 from tap_usajobs.conform import KEY_REPAIRED, UNREADABLE_VALUES, Problem, SchemaConformer
 from tap_usajobs.normalize import hoist_search_item
-from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage, fetch_codes
+from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage
 from tap_usajobs.summary import QueryCount
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,6 +39,32 @@ LAST_FULL_SCAN_KEY = "last_full_scan_started_at"
 _CONTROL_NUMBER = re.compile(r"^[0-9]{1,18}$")
 #: The control number at the end of a posting's URI (".../GetJob/ViewDetails/800000123").
 _URI_CONTROL_NUMBER = re.compile(r"/([0-9]{1,18})/?$")
+
+
+def fetch_codes(stream: UsaJobsStream, name: str) -> list[str]:
+    """Every code of a USAJobs code list (disabled ones too: old postings carry them).
+
+    Code lists need no key, so the key is not sent.
+    """
+    url = f"{stream.url_base}/api/codelist/{name}"
+    response = stream.requests_session.get(
+        url,
+        headers={"User-Agent": stream.config["user_agent"], "Accept": "application/json"},
+        timeout=stream.timeout,
+    )
+    if not response.ok:
+        msg = (
+            f"Could not read code list {name!r} to split a capped query: "
+            f"HTTP {response.status_code}"
+        )
+        raise FatalAPIError(msg)
+    try:
+        lists = payload(response).get("CodeList") or []
+        codes = [value["Code"] for entry in lists for value in entry.get("ValidValue", [])]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        msg = f"Could not read code list {name!r} to split a capped query: {exc!r}"
+        raise FatalAPIError(msg) from exc
+    return sorted(dict.fromkeys(str(code) for code in codes if code))
 
 
 @dataclass
@@ -83,11 +116,13 @@ class SearchJobsStream(UsaJobsStream):
         self._windows: dict[str | None, int | None] = {}
         self._split_codes: dict[str, list[str]] = {}
 
+    @override
     def query_partitions(self) -> list[dict[str, t.Any]]:
         """One query per keyword; an empty list means one unfiltered query."""
         keywords = self.config.get("keywords") or [None]
         return [{"keyword": keyword} for keyword in dict.fromkeys(keywords)]
 
+    @override
     def request_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Every posting of the partition's query, each once, even past the row cap.
 
@@ -119,6 +154,7 @@ class SearchJobsStream(UsaJobsStream):
                 complete=reader.complete,
             )
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The partition's postings; after the last partition of a full scan, close the rest.
 
@@ -208,6 +244,7 @@ class SearchJobsStream(UsaJobsStream):
             self._split_codes[parameter] = fetch_codes(self, SPLIT_CODE_LISTS[parameter])
         return self._split_codes[parameter]
 
+    @override
     def get_url_params(
         self,
         context: Context | None,
@@ -267,7 +304,8 @@ class SearchJobsStream(UsaJobsStream):
         keyword = (context or self.context or {}).get("keyword")
         return f"keyword={keyword!r}" if keyword else "all postings"
 
-    def find_shape_problem(self, body: t.Any) -> str | None:  # noqa: ANN401
+    @override
+    def find_shape_problem(self, body: t.Any) -> str | None:
         """A Search page must carry ``SearchResult.SearchResultItems`` as a list."""
         problem = super().find_shape_problem(body)
         if problem:
@@ -279,14 +317,17 @@ class SearchJobsStream(UsaJobsStream):
             return "SearchResult.SearchResultItems is not a list"
         return None
 
+    @override
     def records_from_payload(self, body: dict[str, t.Any]) -> Iterable[t.Any]:
         """The page's result items."""
         return t.cast("list[t.Any]", body["SearchResult"]["SearchResultItems"])
 
+    @override
     def prepare_row(self, row: dict[str, t.Any]) -> dict[str, t.Any]:
         """Hoist the descriptor's fields next to the key."""
         return hoist_search_item(row)
 
+    @override
     def key_problem(self, record: dict[str, t.Any], problems: list[Problem]) -> str | None:
         """A control number is ASCII digits, written without leading zeros.
 

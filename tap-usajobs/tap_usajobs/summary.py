@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -20,6 +21,11 @@ from pathlib import Path
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message
@@ -152,6 +158,7 @@ class CountingWriter(MsgSpecWriter):
         super().__init__()
         self.records: Counter[str] = Counter()
 
+    @override
     def write_message(self, message: Message) -> None:
         """Count a record, then write the message as msgspec does."""
         if isinstance(message, RecordMessage):

@@ -34,6 +34,11 @@ from tap_usajobs.summary import (
     write_atomically,
 )
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 if t.TYPE_CHECKING:
     from types import FrameType
 
@@ -149,7 +154,9 @@ class TapUsaJobs(Tap):
             th.IntegerType(minimum=1),
             default=60,
             title="Request timeout (seconds)",
-            description="Seconds to wait for a response before retrying it.",
+            description=(
+                "Seconds to wait for a whole answer, headers and body, before retrying it."
+            ),
         ),
         th.Property(
             "max_concurrent_requests",
@@ -239,6 +246,7 @@ class TapUsaJobs(Tap):
         ),
     ).to_dict()
 
+    @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Parse the settings, then check them: one message per bad setting, with its fix.
 
@@ -265,6 +273,7 @@ class TapUsaJobs(Tap):
             self.logger.debug("Config validation failed: %s", errors)
         return errors
 
+    @override
     def setup_mapper(self) -> None:
         """Refuse a stream selection that would sync nothing, then set up stream maps.
 
@@ -300,6 +309,7 @@ class TapUsaJobs(Tap):
         return []
 
     @classmethod
+    @override
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """``--test``: as the SDK's, but bad settings end in their messages, not a traceback."""
         try:
@@ -323,7 +333,8 @@ class TapUsaJobs(Tap):
     last_built: t.ClassVar[TapUsaJobs | None] = None
 
     @classmethod
-    def invoke(cls, **kwargs: t.Any) -> None:  # noqa: ANN401
+    @override
+    def invoke(cls, **kwargs: t.Any) -> None:
         """Run a sync from the command line, then log and write how it went.
 
         Exits 75 when a partition was not read whole (what was read is written, and
@@ -381,6 +392,7 @@ class TapUsaJobs(Tap):
                 text = text.replace(value, "***")
         return text
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM or SIGINT, stop now, even while a page request hangs in a worker.
 
@@ -399,6 +411,7 @@ class TapUsaJobs(Tap):
         sys.stderr.flush()
         os._exit(0)
 
+    @override
     def discover_streams(self) -> list[Stream]:
         """The tap's streams."""
         return [
