@@ -44,16 +44,15 @@ RUN MELTANO_DATABASE_URI=sqlite:////tmp/build-meltano.db UV_NO_CACHE=1 UV_COMPIL
     && hardlink --content --quiet /opt/meltano .meltano
 
 COPY transform/ transform/
-COPY orchestrate/entrypoint.sh orchestrate/healthcheck.sh orchestrate/preflight.py \
-     orchestrate/cloud_env.py orchestrate/pg_lock.py orchestrate/runlog.py \
-     orchestrate/dry_run.py orchestrate/logging-json.yaml orchestrate/
+COPY orchestrate/run.py orchestrate/healthcheck.sh orchestrate/logging-json.yaml orchestrate/
+COPY orchestrate/runtime/ orchestrate/runtime/
 
 # --- runtime ----------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS runtime
 
 ARG APP_UID=10001
-# Root owns the code and the venvs; the run user may write only where meltano and dbt
-# keep per-run files.
+# Root owns the code and the venvs; the run user may write only its home, dbt's logs and
+# /tmp, where each run keeps a private folder (meltano's run files, dbt's target).
 RUN groupadd --gid "${APP_UID}" app \
     && useradd --uid "${APP_UID}" --gid app --home-dir /home/app --create-home \
         --shell /usr/sbin/nologin app
@@ -61,8 +60,7 @@ RUN groupadd --gid "${APP_UID}" app \
 COPY --from=build /opt/meltano /opt/meltano
 COPY --from=build /project /project
 WORKDIR /project
-RUN install -d -o "${APP_UID}" -g "${APP_UID}" \
-        .meltano/run transform/target transform/logs output
+RUN install -d -o "${APP_UID}" -g "${APP_UID}" transform/logs output
 
 # Meltano's system database (state, run history) lives in the pipeline's own PostgreSQL,
 # schema "meltano", reached through PG* like everything else (ADR 0008). The project is
@@ -81,6 +79,6 @@ USER ${APP_UID}:${APP_UID}
 HEALTHCHECK --interval=60s --timeout=10s --start-period=120s --retries=3 \
     CMD ["/project/orchestrate/healthcheck.sh"]
 
-# Exec form: the entrypoint is PID 1, traps SIGTERM/SIGINT and forwards them to meltano.
-ENTRYPOINT ["/project/orchestrate/entrypoint.sh"]
+# Exec form: the runtime is PID 1, takes SIGTERM/SIGINT and passes them on to meltano.
+ENTRYPOINT ["/opt/meltano/bin/python", "/project/orchestrate/run.py"]
 CMD []

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "orchestrate"))
+sys.path.insert(0, str(ROOT / "orchestrate"))  # the runtime package
+sys.path.insert(0, str(ROOT / "scripts"))  # devenv: local services for the demo and tests
+sys.path.insert(0, str(ROOT / ".ci"))  # containers: the CI image builder (tests/container)
 
 import devenv  # noqa: E402
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 KEYWORD = "data engineering"
 STATE_ID = "dev:tap-usajobs-to-target-postgres"
-ENTRYPOINT = str(ROOT / "orchestrate" / "entrypoint.sh")
+#: What a container, cron or Cloud Run job runs: the runtime's one command.
+RUN = [sys.executable, str(ROOT / "orchestrate" / "run.py")]
 RUN_TIMEOUT = 300
 
 
@@ -103,9 +106,9 @@ class Pipeline:
         )
 
     def entrypoint(self, *args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
-        """``orchestrate/entrypoint.sh ARGS``, as a container or scheduler starts a run."""
+        """``orchestrate/run.py ARGS``, as a container or scheduler starts a run."""
         return subprocess.run(  # noqa: S603
-            ["bash", ENTRYPOINT, *args],  # noqa: S607
+            [*RUN, *args],
             cwd=ROOT,
             env=self.env(MELTANO_BIN=MELTANO, **overrides),
             capture_output=True,

@@ -1,13 +1,12 @@
-"""orchestrate/cloud_env.py: a database URL secret and Cloud Run task variables."""
+"""runtime/cloud_env.py: a database URL secret and Cloud Run task variables.
+
+That the runtime refuses a bad URL with exit 64 and never prints it: tests/test_shards_e2e.py.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import cloud_env
 import pytest
-from conftest import ROOT
+from runtime import cloud_env
 
 
 def test_a_neon_url_becomes_pg_variables_with_its_encoded_password() -> None:
@@ -80,26 +79,3 @@ def test_cloud_run_task_variables_pick_a_shard_and_its_state_id() -> None:
         "USAJOBS_STATE_ID_SUFFIX": "shard-1-of-4",
     }
     assert cloud_env.cloud_env({"CLOUD_RUN_TASK_INDEX": "0", "CLOUD_RUN_TASK_COUNT": "1"}) == {}
-
-
-def test_the_script_prints_shell_exports_or_fails_with_64() -> None:
-    script = str(ROOT / "orchestrate" / "cloud_env.py")
-    good = subprocess.run(  # noqa: S603
-        [sys.executable, script],
-        env={"DATABASE_URL": "postgresql://u:it's@db/jobs"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    bad = subprocess.run(  # noqa: S603
-        [sys.executable, script],
-        env={"DATABASE_URL": "postgresql://u:secret-9@db/jobs?bogus=1"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-    assert good.returncode == 0
-    assert "export PGPASSWORD='it'\"'\"'s'" in good.stdout
-    assert bad.returncode == cloud_env.EX_CONFIG
-    assert "secret-9" not in bad.stdout + bad.stderr

@@ -9,7 +9,7 @@ was emitted, loaded or saved as state; the API key is never printed.
 Most cases run `meltano invoke tap-usajobs` (Meltano's own handling of the variables, then
 the tap as a sync, without a target): a few seconds each. The cases marked END_TO_END go
 through `meltano run tap-usajobs target-postgres` into PostgreSQL, and one test goes through
-orchestrate/entrypoint.sh, which must exit 64 for a configuration problem.
+orchestrate/run.py, which must exit 64 for a configuration problem.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The fake rewrites its Search answers the way a broken API or a proxy between us and it
 could: counts that lie, pages short, empty or repeated, fields of another shape, text
 with NULs and broken characters, a redirect to another host. Every run goes through
-orchestrate/entrypoint.sh into a real PostgreSQL through target-postgres, then dbt, as
+orchestrate/run.py into a real PostgreSQL through target-postgres, then dbt, as
 the scheduled job does. Whatever the fake does, a run either loads correct data or says
 why not (exit 75: not proven whole; 76: a field changed format), closes nothing it did
 not prove closed, and never loses a value it could not read.
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import devenv
 import pytest
 from conftest import (
-    ENTRYPOINT,
     KEYWORD,
     MELTANO,
     ROOT,
+    RUN,
     Pipeline,
     expected_ids,
     search_requests,
@@ -292,7 +292,7 @@ def test_two_dbt_runs_at_once_both_succeed(pipeline: Pipeline) -> None:
         with log.open("w") as stderr:
             runs.append(
                 subprocess.Popen(  # noqa: S603
-                    ["bash", ENTRYPOINT, "dbt-postgres:run"],  # noqa: S607
+                    [*RUN, "dbt-postgres:run"],
                     cwd=ROOT,
                     env=pipeline.env(MELTANO_BIN=MELTANO),
                     stdout=subprocess.DEVNULL,

@@ -1,6 +1,6 @@
 """Operating the pipeline: the run table, JSON logs, dry runs, backfills, the drop alert.
 
-Everything goes through orchestrate/entrypoint.sh, as a container or scheduler starts it,
+Everything goes through orchestrate/run.py, as a container or scheduler starts it,
 against the fake API over HTTP and a real PostgreSQL.
 """
 
@@ -9,13 +9,17 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import devenv
 import pytest
-from conftest import KEYWORD, ROOT, STATE_ID, expected_ids, search_requests
+from conftest import KEYWORD, ROOT, RUN, STATE_ID, expected_ids, search_requests
+from runtime import runlog
+from runtime.logs import Log
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -23,21 +27,9 @@ if TYPE_CHECKING:
 
     from conftest import Pipeline
 
-RUNLOG = str(ROOT / "orchestrate" / "runlog.py")
 EX_DATAERR = 65
 RUNS = "usajobs_ops.pipeline_runs"
 NURSE = '["nurse"]'
-
-
-def runs(pipeline: Pipeline) -> list[dict[str, Any]]:
-    """Rows of the run table, oldest first."""
-    columns = (
-        "run_id, job, mode, status, exit_code, records, total_records, requests, retries,"
-        " query_counts, alerts, started_at, ended_at"
-    )
-    names = [name.strip() for name in columns.split(",")]
-    rows = pipeline.query(f"select {columns} from {RUNS} order by started_at")  # noqa: S608
-    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def served_requests(pipeline: Pipeline) -> int:
@@ -52,7 +44,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
     first = pipeline.entrypoint(TAP_USAJOBS_BACKOFF_BASE_MS="10")
 
     assert first.returncode == 0, first.stderr[-4000:]
-    (run,) = runs(pipeline)
+    (run,) = pipeline.runs()
     assert run["status"] == "succeeded"
     assert run["exit_code"] == 0
     assert run["mode"] == "run"
@@ -75,7 +67,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
     second = pipeline.entrypoint()
 
     assert second.returncode == 1
-    failed = runs(pipeline)[-1]
+    failed = pipeline.runs()[-1]
     assert (failed["status"], failed["exit_code"]) == ("failed", 1)
     assert failed["ended_at"] is not None
 
@@ -85,7 +77,7 @@ def test_json_logs_carry_the_run_id_and_the_tap_summary(pipeline: Pipeline) -> N
 
     assert result.returncode == 0, result.stderr[-4000:]
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
-    (run,) = runs(pipeline)
+    (run,) = pipeline.runs()
     run_id = str(run["run_id"])
     assert {line.get("run_id") for line in lines if line.get("component")} == {run_id}
     meltano_lines = [line for line in lines if "string_id" in line]
@@ -112,7 +104,7 @@ def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
 
     assert result.returncode == EX_DATAERR, result.stderr[-4000:]
     assert "dropped" in result.stderr
-    run = runs(pipeline)[-1]
+    run = pipeline.runs()[-1]
     assert run["status"] == "alerted"
     (alert,) = run["alerts"]
     assert (alert["previous"], alert["now"]) == (len(ids), len(ids) - len(withdrawn))
@@ -126,7 +118,7 @@ def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
     pipeline.api.control("postings", {"remove": ids[len(withdrawn) + 5 :]})
     disabled = pipeline.entrypoint(*load_only, USAJOBS_ALERT_DROP_PERCENT="0", **full_scans)
     assert disabled.returncode == 0, disabled.stderr[-4000:]
-    assert runs(pipeline)[-1]["status"] == "succeeded"
+    assert pipeline.runs()[-1]["status"] == "succeeded"
 
 
 def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipeline) -> None:
@@ -177,19 +169,19 @@ def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
     assert json.loads(pipeline.state() or "{}") == {}  # the regular state was not touched
     backfill_state = pipeline.meltano("state", "get", f"{STATE_ID}:backfill")
     assert backfill_state.returncode == 0
-    (run,) = runs(pipeline)
+    (run,) = pipeline.runs()
     assert (run["mode"], run["job"]) == ("backfill", f"historic backfill {start}..{end}")
 
     # The same window again is read whole again, not skipped as already polled.
     again = pipeline.entrypoint("--backfill", start, end)
     assert again.returncode == 0, again.stderr[-4000:]
-    assert runs(pipeline)[-1]["records"]["historic_jobs"] == len(window)
+    assert pipeline.runs()[-1]["records"]["historic_jobs"] == len(window)
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--backfill", "2026-01-01"), "usage: entrypoint.sh --backfill START END"),
+        (("--backfill", "2026-01-01"), "usage: run.py --backfill START END"),
         (("--backfill", "2026-13-01", "2026-12-31"), "--backfill dates must be YYYY-MM-DD"),
         (("--backfill", "2026-03-01", "2026-02-01"), "is before START"),
         (("--frobnicate",), "unknown option '--frobnicate'"),
@@ -217,50 +209,33 @@ def own_pg() -> Iterator[devenv.EmbeddedPostgres]:
 
 
 def test_the_run_table_survives_a_database_restart(
-    own_pg: devenv.EmbeddedPostgres, tmp_path: Path
+    own_pg: devenv.EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
-    env = {**own_pg.server.env("postgres"), "PATH": "/usr/bin:/bin"}
+    for name, value in own_pg.server.env("postgres").items():
+        monkeypatch.setenv(name, value)
+    table = runlog.RunLog(60, Log())
     run_id = "6f1c2a4e-0000-4000-8000-000000000001"
-    python = str(ROOT / ".venv" / "bin" / "python")
-    started = subprocess.run(  # noqa: S603
-        [python, RUNLOG, "start", "--run-id", run_id, "--job", "usajobs-elt"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert started.returncode == 0, started.stderr
-    summary = tmp_path / "summary.json"
-    summary.write_text(json.dumps({"records": {"jobs": 3}, "total_records": 3, "queries": {}}))
+    table.start(run_id, "usajobs-elt", "run")
+    summary = {"records": {"jobs": 3}, "total_records": 3, "queries": {}}
+    settings = runlog.Settings.from_env({})
 
     own_pg.stop("fast")
-    finishing = subprocess.Popen(  # noqa: S603
-        [
-            python,
-            RUNLOG,
-            "finish",
-            "--run-id",
-            run_id,
-            "--job",
-            "usajobs-elt",
-            "--exit-code",
-            "0",
-            "--summary",
-            str(summary),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    finished: list[Any] = []
+    finishing = threading.Thread(
+        target=lambda: finished.append(
+            table.finish(
+                {"run_id": run_id, "job": "usajobs-elt", "mode": "run"}, 0, summary, settings
+            )
+        )
     )
+    finishing.start()
     time.sleep(2)
-    assert finishing.poll() is None, "finish must wait for the database, not give up"
+    assert finishing.is_alive(), "finish must wait for the database, not give up"
     own_pg.start()
-    _, stderr = finishing.communicate(timeout=90)
+    finishing.join(timeout=90)
 
-    assert finishing.returncode == 0, stderr
-    assert "database unavailable, retrying" in stderr
+    assert finished == [[]]
+    assert "database unavailable, retrying" in capsys.readouterr().err
     with own_pg.server.connect("postgres") as conn:
         row = conn.execute(f"select status, total_records from {RUNS}").fetchone()  # noqa: S608
     assert row == ("succeeded", 3)
@@ -301,60 +276,56 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     )
     assert loaded == [(2,)]
     assert json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]
-    assert runs(pipeline)[-1]["status"] == "failed"
+    assert pipeline.runs()[-1]["status"] == "failed"
 
 
-def _runlog(
-    server: devenv.Postgres, database: str, *args: str, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [str(ROOT / ".venv" / "bin" / "python"), RUNLOG, *args],
-        env={**server.env(database), "PATH": "/usr/bin:/bin", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _full_scan(tmp_path: Path, name: str, reported: int, *, full: bool = True) -> str:
-    path = tmp_path / f"{name}.json"
+def _full_scan(reported: int, *, full: bool = True) -> dict[str, Any]:
     query = {"reported": reported, "full_scan": full, "complete": True}
-    path.write_text(json.dumps({"records": {"jobs": reported}, "queries": {"q": query}}))
-    return str(path)
+    return {"records": {"jobs": reported}, "queries": {"q": query}}
+
+
+@pytest.fixture
+def run_table(
+    pg_server: devenv.Postgres, database: str, monkeypatch: pytest.MonkeyPatch
+) -> runlog.RunLog:
+    """The run table of this test's database, written in-process as the runtime does."""
+    for name, value in pg_server.env(database).items():
+        monkeypatch.setenv(name, value)
+    for name in ("MELTANO_ENVIRONMENT", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    return runlog.RunLog(60, Log())
 
 
 def test_the_drop_alert_survives_a_cloud_run_retry_and_ignores_other_environments(
-    pg_server: devenv.Postgres, database: str, tmp_path: Path
+    run_table: runlog.RunLog, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def finish(run_id: str, summary: str, **env: str) -> subprocess.CompletedProcess[str]:
-        common = ("--run-id", run_id, "--job", "usajobs-elt")
-        started = _runlog(pg_server, database, "start", *common, **env)
-        assert started.returncode == 0, started.stderr
-        return _runlog(
-            pg_server, database, "finish", *common, "--exit-code", "0", "--summary", summary, **env
-        )
+    settings = runlog.Settings.from_env({})
+
+    def finish(run_id: str, summary: dict[str, Any], **env: str) -> list[dict[str, Any]]:
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            run_table.start(run_id, "usajobs-elt", "run")
+            run = {"run_id": run_id, "job": "usajobs-elt", "mode": "run"}
+            return run_table.finish(run, 0, summary, settings)
 
     ids = [f"6f1c2a4e-0000-4000-8000-00000000000{i}" for i in range(5)]
-    assert finish(ids[0], _full_scan(tmp_path, "a", 100)).returncode == 0
+    assert finish(ids[0], _full_scan(100)) == []
     # A dev run against a fake with 10 postings is not prod's baseline, nor the reverse.
-    assert finish(ids[1], _full_scan(tmp_path, "b", 10), MELTANO_ENVIRONMENT="prod").returncode == 0
+    assert finish(ids[1], _full_scan(10), MELTANO_ENVIRONMENT="prod") == []
 
     task = {"CLOUD_RUN_EXECUTION": "usajobs-elt-x7k2p", "CLOUD_RUN_TASK_INDEX": "0"}
-    dropped = finish(ids[2], _full_scan(tmp_path, "c", 30), **task)
-    assert dropped.returncode == EX_DATAERR, dropped.stderr
+    (dropped,) = finish(ids[2], _full_scan(30), **task)
+    assert (dropped["previous"], dropped["now"]) == (100, 30)
     # Cloud Run retries the task; the retry is incremental and compares nothing itself.
-    retried = finish(ids[3], _full_scan(tmp_path, "d", 2, full=False), **task)
-    assert retried.returncode == EX_DATAERR, retried.stderr
-    assert "found by attempt" in retried.stderr
+    (retried,) = finish(ids[3], _full_scan(2, full=False), **task)
+    assert retried["carried_over_from"] == ids[2]
+    ((line, _),) = runlog.alert_lines([retried])
+    assert "found by attempt" in line
     # Another execution starts clean.
-    fresh = finish(ids[4], _full_scan(tmp_path, "e", 2, full=False), CLOUD_RUN_EXECUTION="y")
-    assert fresh.returncode == 0, fresh.stderr
+    assert finish(ids[4], _full_scan(2, full=False), CLOUD_RUN_EXECUTION="y") == []
 
-    with pg_server.connect(database) as conn:
-        rows = conn.execute(
-            f"select status, alerts is null from {RUNS} order by started_at"  # noqa: S608
-        ).fetchall()
+    rows = pipeline.query(f"select status, alerts is null from {RUNS} order by started_at")  # noqa: S608
     assert rows == [
         ("succeeded", True),
         ("succeeded", True),
@@ -365,21 +336,16 @@ def test_the_drop_alert_survives_a_cloud_run_retry_and_ignores_other_environment
 
 
 def test_finish_records_a_run_whose_start_was_not_recorded(
-    pg_server: devenv.Postgres, database: str, tmp_path: Path
+    run_table: runlog.RunLog, pipeline: Pipeline, capsys: Any
 ) -> None:
-    run_id = "6f1c2a4e-0000-4000-8000-0000000000aa"
-    common = ("--run-id", run_id, "--job", "usajobs-elt")
-    summary = _full_scan(tmp_path, "a", 40)
+    run = {"run_id": "6f1c2a4e-0000-4000-8000-0000000000aa", "job": "usajobs-elt", "mode": "run"}
 
-    result = _runlog(
-        pg_server, database, "finish", *common, "--exit-code", "1", "--summary", summary
-    )
+    alerts = run_table.finish(run, 1, _full_scan(40), runlog.Settings.from_env({}))
 
-    assert result.returncode == 0, result.stderr
-    assert "start was not recorded" in result.stderr
-    with pg_server.connect(database) as conn:
-        row = conn.execute(f"select status, exit_code, total_records from {RUNS}").fetchone()  # noqa: S608
-    assert row == ("failed", 1, None)
+    assert alerts == []
+    assert "start was not recorded" in capsys.readouterr().err
+    row = pipeline.query(f"select status, exit_code, total_records from {RUNS}")  # noqa: S608
+    assert row == [("failed", 1, None)]
 
 
 @pytest.mark.parametrize(
@@ -418,38 +384,34 @@ def test_force_reaches_meltano_run(pipeline: Pipeline) -> None:
     assert loaded == len(expected_ids(pipeline.api, Keyword="nurse"))
 
 
-def test_the_shard_lock_passes_sigterm_to_its_command(
-    pg_server: devenv.Postgres, database: str, tmp_path: Path
+def test_sigterm_reaches_meltano_while_a_shard_holds_its_lock(
+    pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    # In a sharded run the entrypoint signals pg_lock.py, which runs meltano: meltano
-    # must get the SIGTERM, or it is orphaned and later killed without closing its run.
-    marker = tmp_path / "got-sigterm"
-    command = (
+    # A shard runs its load and dbt while holding advisory locks: a SIGTERM to the run
+    # must still reach meltano, or meltano is orphaned and later killed without closing
+    # its run. A stand-in meltano shows it without a real load.
+    marker, ready = tmp_path / "got-sigterm", tmp_path / "ready"
+    meltano = tmp_path / "meltano"
+    meltano.write_text(
+        f"#!{sys.executable}\n"
         "import pathlib, signal, sys, time\n"
-        "signal.signal(signal.SIGTERM, "
+        "if 'run' in sys.argv:\n"
+        "    signal.signal(signal.SIGTERM, "
         f"lambda *_: (pathlib.Path({str(marker)!r}).touch(), sys.exit(7)))\n"
-        f"pathlib.Path({str(tmp_path / 'ready')!r}).touch()\n"
-        "time.sleep(60)\n"
+        f"    pathlib.Path({str(ready)!r}).touch()\n"
+        "    time.sleep(60)\n"
     )
-    python = str(ROOT / ".venv" / "bin" / "python")
-    lock = subprocess.Popen(  # noqa: S603
-        [
-            python,
-            str(ROOT / "orchestrate" / "pg_lock.py"),
-            "test-lock",
-            "--",
-            python,
-            "-c",
-            command,
-        ],
-        env={**pg_server.env(database), "PATH": "/usr/bin:/bin"},
-    )
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "ready").exists():
-        assert time.monotonic() < deadline, "the locked command never started"
+    meltano.chmod(0o755)
+    env = pipeline.env(MELTANO_BIN=str(meltano), CLOUD_RUN_TASK_INDEX="0", CLOUD_RUN_TASK_COUNT="2")
+    run = subprocess.Popen([*RUN], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert run.poll() is None, run.stderr.read() if run.stderr else ""
+        assert time.monotonic() < deadline, "the stand-in meltano never started"
         time.sleep(0.1)
 
-    lock.terminate()
+    run.terminate()
 
-    assert lock.wait(timeout=30) == 7
+    assert run.wait(timeout=30) == 7
     assert marker.exists()
+    assert pipeline.runs()[-1]["status"] == "failed"

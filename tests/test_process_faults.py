@@ -36,10 +36,10 @@ import devenv
 import psycopg
 import pytest
 from conftest import (
-    ENTRYPOINT,
     KEYWORD,
     MELTANO,
     ROOT,
+    RUN,
     STATE_ID,
     Pipeline,
     expected_ids,
@@ -193,7 +193,7 @@ def _meltano_run(*blocks: str) -> list[str]:
 
 
 def _entrypoint(*args: str) -> list[str]:
-    return ["bash", ENTRYPOINT, *args]
+    return [*RUN, *args]
 
 
 def _committed(pipeline: Pipeline) -> list[str]:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
-from conftest import ENTRYPOINT, MELTANO, ROOT, expected_ids, search_requests
+from conftest import MELTANO, ROOT, RUN, expected_ids, search_requests
 
 if TYPE_CHECKING:
     from conftest import Pipeline
@@ -33,7 +33,7 @@ def test_cloud_run_tasks_at_once_cover_every_query_once_and_build_the_models(
         with log.open("w") as stderr:
             tasks.append(
                 subprocess.Popen(  # noqa: S603
-                    ["bash", ENTRYPOINT],  # noqa: S607  # bash from PATH, as a shell runs it
+                    RUN,
                     cwd=ROOT,
                     env=pipeline.env(
                         **env, CLOUD_RUN_TASK_INDEX=str(index), CLOUD_RUN_TASK_COUNT=str(TASKS)
@@ -62,18 +62,17 @@ def test_cloud_run_tasks_at_once_cover_every_query_once_and_build_the_models(
     assert len(loaded) == len(set(loaded))
     assert set(loaded) == wanted
 
-    states = pipeline.meltano("state", "list", MELTANO_DATABASE_URI=env["MELTANO_DATABASE_URI"])
-    states = states.stdout.split()
+    listed = pipeline.meltano("state", "list", MELTANO_DATABASE_URI=env["MELTANO_DATABASE_URI"])
     assert {
         f"dev:tap-usajobs-to-target-postgres:shard-{i}-of-{TASKS}" for i in range(TASKS)
-    } <= set(states)
+    } <= set(listed.stdout.split())
 
 
 def test_entrypoint_takes_the_database_from_a_url_secret(pipeline: Pipeline) -> None:
     server = pipeline.server
     url = f"postgresql://{server.user}@{server.host}:{server.port}/{pipeline.database}?sslmode=disable"
     unset_pg = dict.fromkeys(("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"))
-    entrypoint = ["bash", ENTRYPOINT, "tap-usajobs", "target-postgres"]
+    entrypoint = [*RUN, "tap-usajobs", "target-postgres"]
 
     def run(database_url: str) -> subprocess.CompletedProcess[str]:
         env = pipeline.env(**unset_pg, DATABASE_URL=database_url, MELTANO_BIN=MELTANO)

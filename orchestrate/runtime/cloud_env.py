@@ -1,6 +1,4 @@
-"""Turn a cloud runtime's variables into the ones the pipeline reads; print ``export`` lines.
-
-    eval "$(python orchestrate/cloud_env.py)"     # what entrypoint.sh does
+"""Turn a cloud runtime's variables into the ones the pipeline reads.
 
 - ``DATABASE_URL`` (a secret, as Neon, Supabase and Cloud SQL hand it out) becomes libpq's
   PG* variables, the only database configuration the project reads (ADR 0002, ADR 0009).
@@ -13,21 +11,17 @@
   become the tap's ``shard_index``/``shard_count`` plus ``USAJOBS_STATE_ID_SUFFIX``, so each
   shard keeps its own state. Explicit ``TAP_USAJOBS_SHARD_*`` settings win.
 
-Exits 64 with one line on stderr when the input is unusable. Stdlib plus psycopg.
+``ConfigError`` (exit 64) says in one line what is unusable. Stdlib plus psycopg.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-EX_CONFIG = 64
 #: libpq connection keywords a database URL may carry, and the variables libpq reads.
 CONNINFO_ENV = {
     "host": "PGHOST",
@@ -111,19 +105,3 @@ def cloud_env(environ: Mapping[str, str]) -> dict[str, str]:
         env.update(database_env(url))
     env.update(shard_env(environ))
     return env
-
-
-def main() -> int:
-    """Print ``export`` lines for the shell, or one error line and exit 64."""
-    try:
-        env = cloud_env(os.environ)
-    except (ConfigError, ValueError) as exc:
-        print(f"cloud_env: {exc}", file=sys.stderr)
-        return EX_CONFIG
-    for name, value in env.items():
-        print(f"export {name}={shlex.quote(value)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Dry run: extract as the next run would, validate every record, load nothing, save no state.
 
-    orchestrate/entrypoint.sh --dry-run          (or: python orchestrate/dry_run.py)
+    python orchestrate/run.py --dry-run
 
 The tap starts from the pipeline's saved bookmark (read with ``meltano state get``, never
 written) with the catalog and stream selection Meltano would give it, so it makes the
@@ -18,10 +18,8 @@ Exit codes: 0 when every record is valid; 65 when any record is invalid; the tap
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jsonschema import Draft7Validator, FormatChecker
+
+if t.TYPE_CHECKING:
+    from runtime.children import Children
 
 EX_DATAERR = 65
 MAX_EXAMPLES = 5
@@ -63,6 +64,8 @@ class DryRun:
 
     def feed(self, line: str) -> None:
         """Take one line of the tap's output."""
+        if not line.strip():
+            return
         try:
             message = json.loads(line)
         except ValueError:
@@ -176,19 +179,11 @@ def saved_state(meltano: list[str], state_id: str) -> str | None:
     return json.dumps(state) if isinstance(state, dict) and state else None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the tap through meltano, check its output, print the counts."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--environment", default=os.environ.get("MELTANO_ENVIRONMENT", "dev"))
-    parser.add_argument("--meltano", default=str(Path(sys.executable).with_name("meltano")))
-    args = parser.parse_args(argv)
-
-    meltano = [args.meltano, "--environment", args.environment]
-    if os.environ.get("USAJOBS_LOG_FORMAT") == "json":
-        meltano += ["--log-config", str(Path(__file__).with_name("logging-json.yaml"))]
+def dry_run(meltano: list[str], environment: str, children: Children) -> int:
+    """Run the tap through meltano, check its output, print the counts; the exit code."""
     suffix = os.environ.get("USAJOBS_STATE_ID_SUFFIX")
-    state_id = f"{args.environment}:{EXTRACTOR}-to-{LOADER}" + (f":{suffix}" if suffix else "")
-    dry_run = DryRun()
+    state_id = f"{environment}:{EXTRACTOR}-to-{LOADER}" + (f":{suffix}" if suffix else "")
+    checker = DryRun()
     with tempfile.TemporaryDirectory(prefix="usajobs-dry-run.") as scratch:
         try:
             # The catalog with meltano.yml's select (and TAP_USAJOBS__SELECT) applied: with
@@ -211,19 +206,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as tap:  # noqa: S603
-            # Stopping the dry run stops the extraction too.
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(signum, lambda number, _frame: tap.send_signal(number))
-            assert tap.stdout is not None  # noqa: S101  # for type checkers
-            for line in tap.stdout:
-                if line.strip():
-                    dry_run.feed(line)
-        exit_code = tap.returncode
-        if exit_code < 0:
-            exit_code = 128 - exit_code
-
-    return _report(dry_run, exit_code)
+        outcome = children.run(command, on_stdout=checker.feed)
+    return _report(checker, outcome.code)
 
 
 def _report(dry_run: DryRun, exit_code: int) -> int:
@@ -239,7 +223,3 @@ def _report(dry_run: DryRun, exit_code: int) -> int:
         print(f"dry run found {dry_run.problems} problem record(s)", file=sys.stderr)
         return EX_DATAERR
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""Database checks before a run; ``orchestrate/entrypoint.sh`` calls this before meltano.
+"""Database checks before a run, before meltano starts.
 
-1. The database that PG* points at must accept a connection. Otherwise this exits 69
+1. The database that PG* points at must accept a connection. Otherwise the run exits 69
    with libpq's own reason, before anything is fetched. libpq never echoes a password.
 2. If ``MELTANO_DATABASE_URI`` keeps meltano's system database in PostgreSQL, the first
    schema on that URI's ``search_path`` must exist, and this creates it when it does not.
@@ -13,23 +13,20 @@ Run with meltano's Python, which has psycopg (meltano[postgres]).
 
 from __future__ import annotations
 
-import os
-import sys
+import typing as t
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-
-EX_UNAVAILABLE = 69  # sysexits: a service the run needs is not available
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _where() -> str:
+def _where(environ: t.Mapping[str, str]) -> str:
     return " ".join(
-        f"{name}={os.environ.get(name) or '<unset>'}" for name in ("PGHOST", "PGPORT", "PGDATABASE")
+        f"{name}={environ.get(name) or '<unset>'}" for name in ("PGHOST", "PGPORT", "PGDATABASE")
     )
 
 
@@ -53,7 +50,7 @@ def first_schema(search_path: str) -> str | None:
 
 
 def ensure_system_schema(conninfo: str) -> str | None:
-    """Create the first schema on the connection's ``search_path`` if it is missing."""
+    """Create the first schema on the connection's ``search_path`` if missing; its name if so."""
     with psycopg.connect(conninfo, connect_timeout=10, autocommit=True) as conn:
         row = conn.execute("select current_setting('search_path')").fetchone()
         schema = first_schema(row[0] if row else "")
@@ -62,37 +59,39 @@ def ensure_system_schema(conninfo: str) -> str | None:
         # Look before creating: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege
         # even when the schema exists, and a DBA may have made it for a restricted user.
         if conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
-            return schema
+            return None
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        print(f"created schema {schema!r} for meltano's system database", file=sys.stderr)
         return schema
 
 
-def main() -> int:
-    """Run both checks; print why and return 69 when either fails."""
+class UnavailableError(Exception):
+    """The database cannot be used; the message says why (exit 69)."""
+
+
+def check(environ: t.Mapping[str, str]) -> str | None:
+    """Run both checks; raise ``UnavailableError`` with the reason, or say what was created."""
     try:
         psycopg.connect(connect_timeout=10).close()
     except psycopg.Error as exc:
-        print(f"cannot connect to PostgreSQL ({_where()}): {_one_line(exc)}", file=sys.stderr)
-        return EX_UNAVAILABLE
-
-    uri = os.environ.get("MELTANO_DATABASE_URI", "")
+        msg = f"cannot connect to PostgreSQL ({_where(environ)}): {_one_line(exc)}"
+        raise UnavailableError(msg) from None
+    uri = environ.get("MELTANO_DATABASE_URI", "")
     conninfo = system_db_conninfo(uri)
-    if conninfo is not None:
-        try:
-            ensure_system_schema(conninfo)
-        except psycopg.Error as exc:
-            print(
-                "cannot prepare meltano's system database (MELTANO_DATABASE_URI, ADR 0008): "
-                f"{_without_secrets(_one_line(exc), uri)}",
-                file=sys.stderr,
-            )
-            return EX_UNAVAILABLE
-    return 0
+    if conninfo is None:
+        return None
+    try:
+        created = ensure_system_schema(conninfo)
+    except psycopg.Error as exc:
+        msg = (
+            "cannot prepare meltano's system database (MELTANO_DATABASE_URI, ADR 0008): "
+            f"{_without_secrets(_one_line(exc), uri)}"
+        )
+        raise UnavailableError(msg) from None
+    return f"created schema {created!r} for meltano's system database" if created else None
 
 
 def _without_secrets(message: str, uri: str) -> str:
-    """libpq's message about ``uri``, which it may quote, password and all: say less."""
+    """Libpq's message about ``uri``, which it may quote, password and all: say less."""
     if uri and (uri in message or "://" in message or "invalid" in message.lower()):
         return "it is not a usable PostgreSQL connection URI (not shown: it may hold a password)"
     try:
@@ -100,7 +99,3 @@ def _without_secrets(message: str, uri: str) -> str:
     except psycopg.Error:
         password = None
     return message.replace(str(password), "***") if password else message
-
-
-if __name__ == "__main__":
-    sys.exit(main())

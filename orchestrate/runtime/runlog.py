@@ -1,19 +1,14 @@
 """One row per pipeline run in ``usajobs_ops.pipeline_runs``, and the result-count alert.
 
-``orchestrate/entrypoint.sh`` calls this around every run:
-
-    runlog.py check                  # the settings below; exit 64 if one is malformed
-    runlog.py start  --run-id UUID --job NAME --mode run|backfill
-    runlog.py finish --run-id UUID --exit-code N --job NAME --mode MODE [--summary FILE]
-
-``start`` records a ``running`` row; ``finish`` records how the run ended, with the tap's
-summary (records per stream, requests, retries, each query's reported size; written by
-the tap's ``run_summary_path`` setting). ``finish`` then compares each query's size
-with the same query's last full scan in the same Meltano environment: when a full scan
-finds USAJOBS_ALERT_DROP_PERCENT (default 50; 0 turns the check off) fewer postings than
-the previous one, for a query that had at least USAJOBS_ALERT_MIN_ROWS (20), the drop is
-logged as an error and ``finish`` exits 65, so the execution fails and alerting sees
-it. The rows were loaded and state saved: the alert asks a person to look (a changed
+The runtime records a ``running`` row when a run starts (``RunLog.start``) and how it
+ended when it is over (``RunLog.finish``), with the tap's summary (records per stream,
+requests, retries, each query's reported size, what was repaired or quarantined;
+written by the tap's ``run_summary_path`` setting). ``finish`` then compares each
+query's size with the same query's last full scan in the same Meltano environment: when
+a full scan finds USAJOBS_ALERT_DROP_PERCENT (default 50; 0 turns the check off) fewer
+postings than the previous one, for a query that had at least USAJOBS_ALERT_MIN_ROWS
+(20), ``finish`` returns the drop, and the run exits 65, so the execution fails and
+alerting sees it. The rows were loaded and state saved: the alert asks a person to look (a changed
 API, a key with fewer rights, a filter typo), it does not undo anything. On Cloud Run a
 retried task (the same CLOUD_RUN_EXECUTION and task index) carries an earlier attempt's
 alert over, so a retry that happens to be incremental cannot hide it.
@@ -27,23 +22,22 @@ run's data is not at stake, only its bookkeeping.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
-import sys
 import time
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-EX_CONFIG = 64  # sysexits: a setting is malformed
+if t.TYPE_CHECKING:
+    from runtime.logs import Log
+
 EX_DATAERR = 65  # sysexits: the run worked, but its input looks wrong
-#: A run's status in the table, by its exit code (orchestrate/entrypoint.sh).
+#: A run's status in the table, by its exit code (orchestrate/run.py).
 STATUS_OF = {0: "succeeded", 75: "incomplete", 76: "refused"}
 SCHEMA = "usajobs_ops"
 
@@ -70,7 +64,7 @@ create table if not exists {SCHEMA}.pipeline_runs (
     tap_summary jsonb
 );
 comment on table {SCHEMA}.pipeline_runs is
-    'One row per usajobs-elt run (orchestrate/runlog.py). status: running, succeeded, '
+    'One row per usajobs-elt run (orchestrate/runtime/runlog.py). status: running, succeeded, '
     'failed, alerted (loaded, but a query''s result count dropped sharply), incomplete '
     '(exit 75: not every query was proven read whole), refused (exit 76: a changed '
     'field stopped the tap).';
@@ -79,7 +73,8 @@ comment on table {SCHEMA}.pipeline_runs is
 
 def ensure_table(conn: psycopg.Connection[t.Any]) -> None:
     """Create the table on first use; shards starting together take turns at it."""
-    if conn.execute("select to_regclass(%s)", [f"{SCHEMA}.pipeline_runs"]).fetchone()[0]:
+    found = conn.execute("select to_regclass(%s)", [f"{SCHEMA}.pipeline_runs"]).fetchone()
+    if found and found[0]:
         return
     # The catalog this transaction sees may predate another shard's commit, so the
     # statements themselves must tolerate what the lock holder made: IF NOT EXISTS.
@@ -91,23 +86,13 @@ def ensure_table(conn: psycopg.Connection[t.Any]) -> None:
     conn.execute(DDL)
 
 
-def log(severity: str, message: str, **fields: t.Any) -> None:  # noqa: ANN401
-    """One log line on stderr: JSON under USAJOBS_LOG_FORMAT=json, else plain text."""
-    if os.environ.get("USAJOBS_LOG_FORMAT") == "json":
-        entry = {"severity": severity, "message": message, "component": "runlog", **fields}
-        print(json.dumps(entry, default=str), file=sys.stderr, flush=True)
-    else:
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        extra = " ".join(f"{key}={value}" for key, value in fields.items())
-        print(f"{stamp} runlog: {message} {extra}".rstrip(), file=sys.stderr, flush=True)
-
-
 class RunLog:
     """Writes the run table, reconnecting while the database is restarting."""
 
-    def __init__(self, retry_seconds: float) -> None:
+    def __init__(self, retry_seconds: float, log: Log) -> None:
         """Retry lost connections for up to ``retry_seconds`` per call of ``execute``."""
         self.retry_seconds = retry_seconds
+        self.log = log
 
     def execute(self, statements: t.Callable[[psycopg.Connection[t.Any]], t.Any]) -> t.Any:  # noqa: ANN401
         """Run ``statements`` in one transaction on a fresh connection, retrying lost ones.
@@ -125,7 +110,13 @@ class RunLog:
                 if left <= 0:
                     raise
                 reason = " ".join(str(exc).split())
-                log("WARNING", "database unavailable, retrying", reason=reason, wait=wait)
+                self.log(
+                    "database unavailable, retrying",
+                    "WARNING",
+                    component="runlog",
+                    reason=reason,
+                    wait=wait,
+                )
                 time.sleep(min(wait, left))
                 wait = min(wait * 2, 10)
 
@@ -200,8 +191,10 @@ class RunLog:
                 ],
             ).fetchone()
             if inserted and inserted[0]:
-                log(
-                    "WARNING", "the run's start was not recorded; its row starts now", run_id=run_id
+                self.log(
+                    "the run's start was not recorded; its row starts now",
+                    "WARNING",
+                    component="runlog",
                 )
             return alerts
 
@@ -297,6 +290,19 @@ def find_drops(
     return alerts
 
 
+def summary_status(path: Path) -> str:
+    """The status the tap's summary gives (e.g. "incomplete"), or "" without one."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(document.get("status") or "") if isinstance(document, dict) else ""
+
+
+class SummaryError(Exception):
+    """The tap's summary file exists but cannot be read."""
+
+
 def read_summary(path: str | None) -> dict[str, t.Any] | None:
     """The tap's summary file, or None when the tap never got to write one."""
     if not path:
@@ -306,8 +312,8 @@ def read_summary(path: str | None) -> dict[str, t.Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        log("WARNING", "unreadable tap summary, recording the run without it", error=str(exc))
-        return None
+        msg = f"unreadable tap summary, recording the run without it: {exc}"
+        raise SummaryError(msg) from exc
     return document if isinstance(document, dict) else None
 
 
@@ -346,62 +352,17 @@ class Settings:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command and run it; see the module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check")
-    for name in ("start", "finish"):
-        command = commands.add_parser(name)
-        command.add_argument("--run-id", required=True)
-        command.add_argument("--job", required=True)
-        command.add_argument("--mode", default="run")
-    finish = commands.choices["finish"]
-    finish.add_argument("--exit-code", type=int, required=True)
-    finish.add_argument("--summary")
-    args = parser.parse_args(argv)
-
-    try:
-        settings = Settings.from_env(os.environ)
-    except ValueError as exc:
-        log("ERROR", str(exc))
-        return EX_CONFIG
-    if args.command == "check":
-        return 0
-    runlog = RunLog(settings.retry_seconds)
-    try:
-        if args.command == "start":
-            runlog.start(args.run_id, args.job, args.mode)
-            return 0
-        alerts = runlog.finish(
-            {"run_id": args.run_id, "job": args.job, "mode": args.mode},
-            args.exit_code,
-            read_summary(args.summary),
-            settings,
-        )
-    except psycopg.Error as exc:
-        log(
-            "ERROR",
-            f"could not record the run in {SCHEMA}.pipeline_runs",
-            run_id=args.run_id,
-            reason=" ".join(str(exc).split()),
-        )
-        return 1
+def alert_lines(alerts: list[dict[str, t.Any]]) -> list[tuple[str, dict[str, t.Any]]]:
+    """The log line for each result-count drop, with its fields."""
+    lines = []
     for alert in alerts:
         carried = alert.get("carried_over_from")
-        log(
-            "ERROR",
+        message = (
             f"result count of {alert['query']} dropped {alert['drop_percent']}% since the "
             f"last full scan ({alert['previous']} -> {alert['now']})"
             + (f", found by attempt {carried} of this task" if carried else "")
             + "; the rows are loaded, check the API, the key and the filters"
-            " (docs/runbook.md)",
-            run_id=args.run_id,
-            event="result_count_drop",
-            **alert,
+            " (docs/runbook.md)"
         )
-    return EX_DATAERR if alerts else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        lines.append((message, {"event": "result_count_drop", **alert}))
+    return lines

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import containers  # orchestrate/, on sys.path through tests/conftest.py
+import containers  # .ci/, on sys.path below
 import devenv
 import pytest
 from conftest import ROOT, expected_ids, search_requests
@@ -183,7 +183,7 @@ class ContainerPipeline:
             check=False,
         )
 
-    def run_ok(self, *args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
+    def run_ok(self, *args: str, **overrides: Any) -> subprocess.CompletedProcess[str]:
         """Run the image and fail the test with its log unless it exits 0."""
         result = self.run(*args, **overrides)
         assert result.returncode == 0, result.stdout[-6000:]
@@ -226,4 +226,5 @@ def make_pipeline(image: str, pg_server: devenv.Postgres, database: str) -> Any:
 @pytest.fixture
 def pipeline(make_pipeline: Any, fake_factory: Any) -> ContainerPipeline:
     """The image wired to a fresh database and a fast fake API."""
-    return make_pipeline(fake_factory())
+    made: ContainerPipeline = make_pipeline(fake_factory())
+    return made

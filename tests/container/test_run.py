@@ -80,9 +80,10 @@ def test_job_runs_with_no_arguments_and_state_survives_a_fresh_container(
     finally:
         podman("rm", "--force", name, check=False)
 
-    # Every run gets a run ID (orchestrate/runlog.py records it in usajobs_ops.pipeline_runs).
+    # Every run gets a run ID (runtime/runlog.py records it in usajobs_ops.pipeline_runs).
     assert re.search(
-        r"meltano --environment prod run --run-id [0-9a-f-]{36} usajobs-elt", first.stdout
+        r"meltano --environment prod run --run-id [0-9a-f-]{36} tap-usajobs target-postgres",
+        first.stdout,
     )
     assert "dbt-postgres" in first.stdout, "the job is EL, then dbt run and dbt test"
     first_searches = pipeline.searches()
