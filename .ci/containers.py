@@ -4,11 +4,11 @@ CI uses this, and so can anyone whose machine has no Docker engine. With Docker,
 `docker build .` and `docker compose` need none of it. Only `measure` needs the project
 venv; the rest runs on the standard library, under any Python 3.10+:
 
-    .venv/bin/python orchestrate/containers.py check     # can buildah/podman work here?
-    .venv/bin/python orchestrate/containers.py base      # only the base image (cached)
-    .venv/bin/python orchestrate/containers.py build     # base image (cached), then the image
-    .venv/bin/python orchestrate/containers.py measure   # size, run time, peak memory
-    .venv/bin/python orchestrate/containers.py clean     # drop the cache and the storage
+    .venv/bin/python .ci/containers.py check     # can buildah/podman work here?
+    .venv/bin/python .ci/containers.py base      # only the base image (cached)
+    .venv/bin/python .ci/containers.py build     # base image (cached), then the image
+    .venv/bin/python .ci/containers.py measure   # size, run time, peak memory
+    .venv/bin/python .ci/containers.py clean     # drop the cache and the storage
 
 Images and layers live in their own container storage under the cache directory
 (``$USAJOBS_CONTAINER_CACHE``, default ``~/.cache/usajobs-elt/containers``), never in
@@ -343,7 +343,7 @@ def measure_run(tag: str, env: dict[str, str], memory: str | None = None) -> Run
 
 def measure(tag: str, postings: int, memory: str | None) -> int:
     """Print size, and time and memory of a first and a second run against the fake API."""
-    sys.path.insert(0, str(ROOT / "orchestrate"))
+    sys.path.insert(0, str(ROOT / "scripts"))
     import devenv  # noqa: PLC0415
 
     mib = 1024 * 1024
@@ -367,8 +367,7 @@ def measure(tag: str, postings: int, memory: str | None) -> int:
         try:
             for label in ("first run (full)", "second run (incremental)"):
                 run = measure_run(tag, env, memory)
-                with server.connect(database) as conn:
-                    rows = conn.execute("select count(*) from job_listings").fetchone()[0]
+                rows = server.value(database, "select count(*) from job_listings")
                 print(
                     f"{label}: exit {run.exit_code}, "
                     f"{run.seconds:.1f} s wall, {run.cpu_seconds:.1f} s CPU, "

@@ -35,7 +35,7 @@ import yaml
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT / "orchestrate"))
+sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(BENCH))
 
 import devenv  # noqa: E402
@@ -97,12 +97,11 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
             flush=True,
         )
         run.run_checked(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT)
-    counts = {}
-    with server.connect(DATABASE) as conn:
-        for table in ("jobs", "historic_jobs") if historic else ("jobs",):
-            query = f"select count(*) from usajobs.{table}"  # noqa: S608  # fixed names
-            counts[table] = int(conn.execute(query).fetchone()[0])
-    return counts
+    tables = ("jobs", "historic_jobs") if historic else ("jobs",)
+    return {
+        table: int(server.value(DATABASE, f"select count(*) from usajobs.{table}"))  # noqa: S608
+        for table in tables
+    }
 
 
 def dbt_run(project: Path, server: devenv.Postgres, target_path: Path) -> dict[str, Any]:

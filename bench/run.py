@@ -53,7 +53,7 @@ import psycopg
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path.insert(0, str(ROOT / "orchestrate"))
+sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(BENCH))
 
 import devenv  # noqa: E402
@@ -391,22 +391,21 @@ class Databases:
 
     def count(self, database: str) -> tuple[int, int]:
         """Rows and distinct keys in usajobs.jobs (0, 0 when it does not exist)."""
-        with self.server.connect(database) as conn:
-            if conn.execute("select to_regclass('usajobs.jobs')").fetchone()[0] is None:
-                return 0, 0
-            row = conn.execute(
-                'select count(*), count(distinct "MatchedObjectId") from usajobs.jobs'
-            ).fetchone()
-            return int(row[0]), int(row[1])
+        if self.server.value(database, "select to_regclass('usajobs.jobs')") is None:
+            return 0, 0
+        rows = self.server.value(database, "select count(*) from usajobs.jobs")
+        keys = self.server.value(
+            database, 'select count(distinct "MatchedObjectId") from usajobs.jobs'
+        )
+        return int(rows), int(keys)
 
     def describe(self) -> dict[str, Any]:
         """Version and the settings that matter for load speed."""
         settings = ("shared_buffers", "default_toast_compression", "synchronous_commit",
                     "fsync", "max_wal_size")  # fmt: skip
-        with self.server.connect() as conn:
-            info: dict[str, Any] = {"version": conn.execute("show server_version").fetchone()[0]}
-            for setting in settings:
-                info[setting] = conn.execute(f"show {setting}").fetchone()[0]
+        info: dict[str, Any] = {"version": self.server.value("postgres", "show server_version")}
+        for setting in settings:
+            info[setting] = self.server.value("postgres", f"show {setting}")
         if self.toast:
             info["default_toast_compression"] = f"{self.toast} (set per database by --toast)"
         info["embedded"] = devenv.configured_postgres() is None

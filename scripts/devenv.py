@@ -1,8 +1,8 @@
 """Local services for the demo and the tests: a Postgres to load into and the fake API.
 
-Used by ``orchestrate/local.py`` (``make demo``/``make run``) and by ``tests/conftest.py``,
+Used by ``scripts/local.py`` (``make demo``/``make run``) and by ``tests/conftest.py``,
 so the demo and the suite set themselves up the same way. Not used in production: the
-container entrypoint (``orchestrate/entrypoint.sh``) only talks to what PG* points at.
+runtime (``orchestrate/run.py``) only talks to what PG* points at.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 TAP_DIR = ROOT / "tap-usajobs"
@@ -56,7 +58,7 @@ class Postgres:
             env["PGPASSWORD"] = self.password
         return env
 
-    def connect(self, database: str = "postgres") -> object:
+    def connect(self, database: str = "postgres") -> psycopg.Connection[tuple[Any, ...]]:
         """A psycopg connection in autocommit mode."""
         import psycopg  # noqa: PLC0415  # only the project venv has it
 
@@ -69,6 +71,15 @@ class Postgres:
             autocommit=True,
             connect_timeout=5,
         )
+
+    def value(self, database: str, sql: str) -> Any:  # noqa: ANN401  # a query's one value
+        """The first column of the first row of ``sql`` in ``database``."""
+        with self.connect(database) as conn:
+            row = conn.execute(sql).fetchone()
+        if row is None:
+            msg = f"{sql!r} returned no row"
+            raise LookupError(msg)
+        return row[0]
 
     def create_database(self, name: str, *, replace: bool = False) -> None:
         """Create ``name`` unless it exists (or drop and recreate it with ``replace``)."""
@@ -206,7 +217,7 @@ class FakeApi:
     url: str
     api_key: str = FAKE_API_KEY
 
-    def control(self, path: str, body: object | None = None, method: str | None = None) -> object:
+    def control(self, path: str, body: object | None = None, method: str | None = None) -> Any:  # noqa: ANN401  # the fake's JSON
         """Call one of the fake's ``/_fake/...`` control endpoints."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310  # our own loopback server

@@ -2,7 +2,7 @@
 
 Both load into the server PG* points at or, when PGHOST is unset, into a throwaway
 embedded PostgreSQL kept under ``.demo/`` so a second run finds its data and state.
-Run with the project venv: ``.venv/bin/python orchestrate/local.py demo|run``.
+Run with the project venv: ``.venv/bin/python scripts/local.py demo|run``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def _meltano_env(pg_env: dict[str, str]) -> dict[str, str]:
 
 
 def _print_summary(server: devenv.Postgres, database: str) -> None:
+    count = server.value(database, "select count(*) from job_listings")
     with server.connect(database) as conn:
-        count = conn.execute("select count(*) from job_listings").fetchone()[0]
         rows = conn.execute(
             """
             select control_number, left(position_title, 40), rate_interval_code,

@@ -1,14 +1,32 @@
-"""The README's settings table is generated from the tap's schema and must not drift."""
+"""The documentation cannot drift: settings come from the tap's schema, and links resolve."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
+import pytest
 from conftest import MELTANO, ROOT
 
+if TYPE_CHECKING:
+    from pathlib import Path
 
-def test_readme_settings_table_matches_the_tap_schema() -> None:
+DOCS = sorted(
+    [
+        *ROOT.glob("*.md"),
+        *ROOT.glob("docs/**/*.md"),
+        *ROOT.glob("tap-usajobs/*.md"),
+        *ROOT.glob("infra/*.md"),
+        *ROOT.glob("bench/*.md"),
+    ]
+)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def test_every_copy_of_the_settings_matches_the_tap_schema() -> None:
+    # docs/configuration.md, tap-usajobs/README.md and meltano.yml's settings block.
     about = subprocess.run(  # noqa: S603
         [MELTANO, "invoke", "tap-usajobs", "--about", "--format=json"],
         cwd=ROOT,
@@ -18,10 +36,32 @@ def test_readme_settings_table_matches_the_tap_schema() -> None:
         timeout=120,
     )
     check = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "docs" / "settings_table.py"), "--check"],
+        [sys.executable, str(ROOT / "scripts" / "settings_docs.py"), "--check"],
         input=about.stdout,
         capture_output=True,
         text=True,
         check=False,
     )
     assert check.returncode == 0, check.stderr
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda page: str(page.relative_to(ROOT)))
+def test_every_relative_link_reaches_a_file_and_heading(page: Path) -> None:
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and dest.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", dest.read_text(), re.MULTILINE)
+            if anchor not in {_anchor(heading) for heading in headings}:
+                broken.append(f"{target}: no such heading")
+    assert broken == []

@@ -34,9 +34,7 @@ def _plugins() -> dict[str, str]:
     """pip_url of every plugin meltano.yml defines."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     return {
-        plugin["name"]: plugin["pip_url"]
-        for kind in project["plugins"].values()
-        for plugin in kind
+        plugin["name"]: plugin["pip_url"] for kind in project["plugins"].values() for plugin in kind
     }
 
 

@@ -182,7 +182,9 @@ def test_plain_env_vars_carry_no_secret(terraform: dict[str, Any]) -> None:
     assert plain == {"MELTANO_ENVIRONMENT", "TAP_USAJOBS_USER_AGENT", "USAJOBS_LOG_FORMAT"}
     # extra_env's rules refuse secret-looking and reserved names.
     rules = " ".join(rule["condition"] for rule in terraform["variable"]["extra_env"]["validation"])
-    secret_pattern = re.compile(re.search(r'regex\("(\([^"]+\))", key\)', rules).group(1))
+    found = re.search(r'regex\("(\([^"]+\))", key\)', rules)
+    assert found, "extra_env has no regex rule on its keys"
+    secret_pattern = re.compile(found.group(1))
     for name in (
         "PGPASSWORD",
         "TAP_USAJOBS_API_KEY",
@@ -401,8 +403,8 @@ def test_the_image_the_job_runs_is_never_cleaned_up(terraform: dict[str, Any]) -
     digest, tag = (re.compile(json.loads(f'"{found[1]}"')) for found in patterns if found)
     pinned = "europe-docker.pkg.dev/p/usajobs-elt/usajobs-elt@sha256:" + "a" * 64
     tagged = "europe-docker.pkg.dev/p/usajobs-elt/usajobs-elt:2026-12-07"
-    assert digest.search(pinned)[1] == "sha256:" + "a" * 64
-    assert tag.search(tagged)[1] == "2026-12-07"
+    assert [m[1] for m in digest.finditer(pinned)] == ["sha256:" + "a" * 64]
+    assert [m[1] for m in tag.finditer(tagged)] == ["2026-12-07"]
     assert 'strcontains(var.image, "@") ? null' in locals_["deployed_tag"]
 
 

@@ -60,7 +60,8 @@ def _merge_labelled(entries: list[dict[str, Any]], depth: int) -> dict[str, Any]
 def load_file(path: Path) -> dict[str, Any]:
     """One .tf, .tfvars or .tf.example file, cleaned (blocks not merged)."""
     with path.open(encoding="utf-8") as handle:
-        return clean(hcl2.load(handle))
+        loaded: dict[str, Any] = clean(hcl2.load(handle))
+    return loaded
 
 
 def load_dir(directory: Path) -> dict[str, Any]:

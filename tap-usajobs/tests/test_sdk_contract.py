@@ -11,8 +11,8 @@ from __future__ import annotations
 import inspect
 
 from singer_sdk import Stream, Tap
-from singer_sdk.plugin_base import PluginBase
 from singer_sdk.helpers import _state
+from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams import RESTStream
 
 
