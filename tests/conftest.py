@@ -6,14 +6,19 @@ never see each other's rows or bookmarks.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,3 +168,188 @@ def search_requests(api: devenv.FakeApi) -> list[dict[str, Any]]:
     """The Search requests the fake has answered since its stats were reset."""
     stats = api.control("stats")
     return [request for request in stats["requests"] if request["path"].lower() == "/api/search"]
+
+
+STOP_WITHIN = 60  # seconds a signalled run may take to exit
+# Sequential pages of 10 (about 21 of them) and target batches of 20: rows are committed
+# two pages at a time, and a run that has committed MID_LOAD_ROWS has read 4 pages or more.
+SLOW_RUN = {
+    "TAP_USAJOBS_MAX_CONCURRENT_REQUESTS": "1",
+    "TAP_USAJOBS_RESULTS_PER_PAGE": "10",
+    "TARGET_POSTGRES_BATCH_SIZE_ROWS": "20",
+}
+MID_LOAD_ROWS = 40
+# slow_pages: the read takes 20 s; a signal finds the tap waiting a second at most.
+# (The target commits jobs rows some seconds after the tap reads them: it commits the
+# code lists first, 20 rows at a time.)
+SLOW_PAGE_SECONDS = 1.0
+STALL_PAGE = 6
+STALL_SECONDS = 45  # stall: page 6 answers 45 s late, within request_timeout (60 s)
+HANG_SECONDS = 600  # hang: every attempt at page 6 outlasts request_timeout
+
+
+class StillRunningError(AssertionError):
+    """A signalled run did not exit within STOP_WITHIN seconds."""
+
+
+# --- runs in sessions of their own, as a container runtime or scheduler starts them -------
+
+
+@dataclasses.dataclass
+class Run:
+    """One background run in a session of its own; its output goes to a file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    # Meltano's per-run plugin config files, seen in the plugins' command lines: a killed
+    # run leaves them in its private folder, and the test removes them when it ends.
+    config_files: set[Path] = dataclasses.field(default_factory=set)
+
+    @property
+    def sid(self) -> int:
+        """Session (and first process group) id: the leader's pid."""
+        return self.process.pid
+
+    def output(self) -> str:
+        """Everything the run has written so far, stdout and stderr interleaved."""
+        return self.log.read_text(errors="replace")
+
+    def kill_group(self) -> None:
+        """SIGKILL the leader's process group (`kill -9 -- -PGID`)."""
+        self.config_files |= config_files(self.sid)
+        os.killpg(self.sid, signal.SIGKILL)
+
+    def kill_session(self) -> None:
+        """SIGKILL every process of the session, as a container runtime or the OOM killer does."""
+        for _ in range(50):  # processes may still be forking: repeat until none is left
+            self.config_files |= config_files(self.sid)
+            alive = session_processes(self.sid)
+            if not alive:
+                return
+            for entry in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(entry.split()[0]), signal.SIGKILL)
+            time.sleep(0.1)
+
+
+def session_processes(sid: int) -> list[str]:
+    """Live (non-zombie) processes of a session, as "pid command" strings."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited while we looked
+            continue
+        # Fields after "(comm)": state, ppid, pgrp, session, ...
+        state, _ppid, _pgrp, session = text[text.rindex(")") + 2 :].split()[:4]
+        if int(session) == sid and state != "Z":
+            found.append(f"{stat.parent.name} {text[text.index('(') + 1 : text.rindex(')')]}")
+    return found
+
+
+def config_files(sid: int) -> set[Path]:
+    """The ``--config`` files the session's processes were started with."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError, ValueError):
+            if int(cmdline.parent.joinpath("stat").read_text().rsplit(")", 1)[1].split()[3]) != sid:
+                continue
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+            found |= {Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "--config"}
+    return found
+
+
+def wait_until_gone(sid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while alive := session_processes(sid):
+        assert time.monotonic() < deadline, f"processes outlived the run: {alive}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Any]:
+    """Start runs in their own sessions; any still alive at the end are killed."""
+    runs: list[Run] = []
+
+    def _start(pipeline: Pipeline, command: list[str], name: str, **overrides: str) -> Run:
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(  # noqa: S603
+                command,
+                cwd=ROOT,
+                env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        runs.append(Run(process, log))
+        return runs[-1]
+
+    yield _start
+    for run in runs:
+        run.kill_session()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            run.process.wait(timeout=10)
+        for path in run.config_files:
+            path.unlink(missing_ok=True)
+
+
+def meltano_run(*blocks: str) -> list[str]:
+    return [MELTANO, "run", *blocks]
+
+
+def runtime(*args: str) -> list[str]:
+    return [*RUN, *args]
+
+
+def committed_ids(pipeline: Pipeline) -> list[str]:
+    """MatchedObjectIds committed to the raw table (none before it exists)."""
+    try:
+        return [row[0] for row in pipeline.query('select "MatchedObjectId" from usajobs.jobs')]
+    except psycopg.errors.UndefinedTable:
+        return []
+
+
+def wait_until_mid_load(pipeline: Pipeline, run: Run) -> None:
+    """Return once the run has committed MID_LOAD_ROWS rows and is still reading."""
+    deadline = time.monotonic() + 120
+    while len(committed_ids(pipeline)) < MID_LOAD_ROWS:
+        assert run.process.poll() is None, (
+            f"the run ended (exit {run.process.returncode}) before it could be interrupted:\n"
+            + run.output()[-4000:]
+        )
+        assert time.monotonic() < deadline, (
+            "no rows committed within 120 s:\n" + run.output()[-4000:]
+        )
+        time.sleep(0.2)
+
+
+def signal_and_wait(run: Run, signum: int) -> float:
+    """Send ``signum`` to the run's process group; return how long it took to exit."""
+    started = time.monotonic()
+    os.killpg(run.sid, signum)
+    try:
+        run.process.wait(timeout=STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        alive = session_processes(run.sid)
+        msg = f"still running {STOP_WITHIN} s after {signal.Signals(signum).name}: {alive}\n"
+        raise StillRunningError(msg + run.output()[-6000:]) from None
+    return time.monotonic() - started
+
+
+def slow_pages(api: devenv.FakeApi) -> None:
+    api.control("faults", [{"kind": "slow", "seconds": SLOW_PAGE_SECONDS, "times": 1000}])
+
+
+def stall(api: devenv.FakeApi) -> None:
+    api.control("faults", [{"kind": "slow", "seconds": STALL_SECONDS, "page": STALL_PAGE}])
+
+
+def hang(api: devenv.FakeApi) -> None:
+    rule = {"kind": "slow", "seconds": HANG_SECONDS, "page": STALL_PAGE, "times": 100}
+    api.control("faults", [rule])
+
+
+def unstall(api: devenv.FakeApi) -> None:
+    api.control("faults", method="DELETE")
+    api.control("reset-stats", {})
