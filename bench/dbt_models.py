@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(BENCH))
 
 import devenv  # noqa: E402
-import run  # noqa: E402  # the fake API and the environment rules of bench/run.py
+import harness  # noqa: E402
 
 DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
 DATABASE = "bench_dbt"
@@ -77,7 +77,7 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
     """Load fake postings, the code lists and (if ``historic``) historic_jobs; row counts."""
     server.create_database(DATABASE, replace=True)
     extra = ("--historic", str(historic), "--historic-days", str(HISTORIC_DAYS))
-    with run.fake_api(ROOT, postings, 15, 0, workdir, extra) as fake:
+    with harness.fake_api(ROOT, postings, 15, 0, workdir, extra) as fake:
         overrides = {"TAP_USAJOBS_SEARCH_ROW_CAP": "0"}
         if historic:
             # meltano.yml's selection plus historic_jobs, from the fake's first opening day.
@@ -85,18 +85,18 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
             overrides["TAP_USAJOBS_START_DATE"] = start.isoformat()
             overrides["TAP_USAJOBS__SELECT"] = json.dumps([*default_select(), "historic_jobs.*"])
         env = {
-            **run.clean_env(),
+            **harness.clean_env(),
             **server.env(DATABASE),
-            **run.tap_env_vars(fake.url, overrides),
+            **harness.tap_env_vars(fake.url, overrides),
             "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
         }
-        command = [str(run.MELTANO), "run", "tap-usajobs", "target-postgres"]
+        command = [str(harness.MELTANO), "run", "tap-usajobs", "target-postgres"]
         print(
             f"loading {postings:,} postings and {historic:,} historic announcements: "
             f"{' '.join(command[1:])}",
             flush=True,
         )
-        run.run_checked(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT)
+        harness.run_checked(command, cwd=ROOT, env=env, timeout=RUN_TIMEOUT)
     tables = ("jobs", "historic_jobs") if historic else ("jobs",)
     return {
         table: int(server.value(DATABASE, f"select count(*) from usajobs.{table}"))  # noqa: S608
@@ -107,7 +107,7 @@ def load(server: devenv.Postgres, postings: int, historic: int, workdir: Path) -
 def dbt_run(project: Path, server: devenv.Postgres, target_path: Path) -> dict[str, Any]:
     """One `dbt run`: its wall time and each model's execution time."""
     env = {
-        **run.clean_env(),
+        **harness.clean_env(),
         **server.env(DATABASE),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
@@ -116,7 +116,7 @@ def dbt_run(project: Path, server: devenv.Postgres, target_path: Path) -> dict[s
         str(project / "profiles"), "--target-path", str(target_path),
     ]  # fmt: skip
     started = time.monotonic()
-    run.run_checked(command, cwd=project, env=env, timeout=RUN_TIMEOUT)
+    harness.run_checked(command, cwd=project, env=env, timeout=RUN_TIMEOUT)
     wall = time.monotonic() - started
     results = json.loads((target_path / "run_results.json").read_text())["results"]
     models = {item["unique_id"].split(".")[-1]: item["execution_time"] for item in results}

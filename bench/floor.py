@@ -7,8 +7,8 @@ postings from the Search API into PostgreSQL.
    ``--concurrency`` keep-alive connections (the tap's ``max_concurrent_requests``),
    with the same page size as the tap. Bodies are kept as bytes.
 2. prepare: parse each page and shape each item into the tap's record with the tap's
-   own ``normalize_search_item`` (so the rows are the rows the tap emits), JSON-encoding
-   the nested values. All in memory: this process's RSS grows with N, by design.
+   own ``hoist_search_item`` and a ``SchemaConformer`` of the catalog's schema (so the
+   rows are the rows the tap emits), JSON-encoding the nested values. All in memory: this process's RSS grows with N, by design.
 3. copy: COPY the rows in one transaction into ``usajobs.jobs``, a table created from
    the tap's catalog with the column types MeltanoLabs target-postgres gives them
    (objects jsonb, arrays of objects jsonb[], arrays of strings text[], date-times
@@ -272,7 +272,7 @@ def _parser() -> argparse.ArgumentParser:
         "--tap-src",
         type=Path,
         default=ROOT / "tap-usajobs",
-        help="the tap package whose normalize_search_item shapes the rows",
+        help="the tap package whose normalize and conform modules shape the rows",
     )
     return parser
 
@@ -281,9 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run both phases and print their timings as JSON."""
     args = _parser().parse_args(argv)
     sys.path.insert(0, str(args.tap_src))
-    # The tap's pure, stdlib-only module: the rows are exactly the ones the tap emits.
-    normalize = importlib.import_module("tap_usajobs.normalize").normalize_search_item
     stream = stream_of(json.loads(args.catalog.read_text()), args.stream)
+    # The tap's pure, stdlib-only modules: the rows are exactly the ones the tap emits.
+    hoist = importlib.import_module("tap_usajobs.normalize").hoist_search_item
+    conformer = importlib.import_module("tap_usajobs.conform").SchemaConformer(stream["schema"])
+
+    def normalize(item: dict[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = conformer(hoist(item))[0]
+        return record
+
     params = {**args.search_params, "ResultsPerPage": args.results_per_page}
     fetcher = PageFetcher(args.base_url, args.api_key, args.user_agent, params)
 
