@@ -467,24 +467,30 @@ def _private_folder(log: Log) -> Iterator[Path]:
     os.umask(0o077)
     base = Path(tempfile.gettempdir())
     for stale in base.glob("usajobs-run.*"):
-        if stale.is_dir() and not _alive(stale / "pid"):
+        if stale.is_dir() and not _alive(stale.name):
             shutil.rmtree(stale, ignore_errors=True)
             log(f"removed {stale}, left behind by a run that was killed", "WARNING")
-    path = Path(tempfile.mkdtemp(prefix="usajobs-run.", dir=base))
+    # The pid is in the name, so a folder is never seen without its owner (a pid file
+    # written after mkdtemp would leave a moment in which a concurrent run removes it).
+    path = Path(tempfile.mkdtemp(prefix=f"usajobs-run.{os.getpid()}.", dir=base))
     try:
-        (path / "pid").write_text(str(os.getpid()))
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid_file: Path) -> bool:
-    """Whether the run that wrote ``pid_file`` still runs (another user's counts as alive)."""
+def _alive(folder_name: str) -> bool:
+    """Whether the run that made ``usajobs-run.<pid>.<random>`` still runs.
+
+    Another user's process counts as alive; a name without a pid is left alone too.
+    """
     try:
-        os.kill(int(pid_file.read_text()), 0)
+        os.kill(int(folder_name.split(".")[1]), 0)
     except PermissionError:
         return True
-    except (OSError, ValueError):
+    except (IndexError, ValueError):
+        return True
+    except OSError:
         return False
     return True
 
