@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run dry-run test test-tap test-project lint lock clean docs
+.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -55,13 +55,22 @@ run: install ## Whole pipeline against the real API; needs USAJOBS_API_KEY and U
 dry-run: install ## Extract from the saved bookmark and validate every record; loads nothing
 	$(BIN)/python orchestrate/run.py --dry-run
 
-test: lint test-tap test-project ## The whole test suite: lint, the tap's tests, then end to end
+# End-to-end tests run in parallel, one worker per core (at most 4): each test has its
+# own database, fake API, state and .meltano folder. The fast loop skips the slowest
+# fault cases (marked `full`); the full loop, which CI runs, includes them.
+E2E := $(BIN)/python -m pytest tests -n auto --maxprocesses 4 --dist worksteal
+
+test: lint test-tap test-project ## The fast loop: lint, the tap's tests, end to end without the slowest cases
+test-full: lint test-tap test-project-full ## Everything CI runs: the fast loop plus the slowest fault cases
 
 test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone package
 	cd $(TAP) && .venv/bin/python -m pytest
 
 test-project: install $(TAP_VENV)/.installed ## End-to-end tests: meltano, target-postgres, dbt
-	$(BIN)/python -m pytest tests
+	$(E2E) -m "not full"
+
+test-project-full: install $(TAP_VENV)/.installed ## End-to-end tests, the slowest cases too
+	$(E2E)
 
 # The tap with its own config (tap-usajobs/pyproject.toml), then the project's own Python
 # (orchestrate/, scripts/, .ci/, bench/, tests/) with ruff.toml and mypy.ini, both with the

@@ -1,7 +1,8 @@
 """Fixtures for the end-to-end suite: a real PostgreSQL, the fake API over HTTP, meltano.
 
-Every test gets its own database and its own Meltano system database (state), so tests
-never see each other's rows or bookmarks.
+Every test gets its own database, its own Meltano system database (state) and its own
+.meltano folder (plugin configs, catalogs) and dbt target, so tests never see each
+other's rows, bookmarks or files, and can run in parallel (pytest -n).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ RUN = [sys.executable, str(ROOT / "orchestrate" / "run.py")]
 RUN_TIMEOUT = 300
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tier of the slowest fault cases: `make test` skips them, `make test-full` runs all."""
+    config.addinivalue_line(
+        "markers", "full: a slow case that only the full loop runs (make test-full, CI)"
+    )
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[devenv.Postgres]:
     """The PG* server, or an embedded one when PGHOST is unset."""
@@ -72,6 +80,14 @@ class Pipeline:
     state_dir: Path
     overrides: dict[str, str | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """A .meltano of this test's own, with the installed plugins linked in."""
+        self.sys_dir = self.state_dir / "meltano-sys"
+        if not self.sys_dir.exists():
+            self.sys_dir.mkdir(parents=True)
+            for plugins in ("extractors", "loaders", "utilities"):
+                (self.sys_dir / plugins).symlink_to(ROOT / ".meltano" / plugins)
+
     def env(self, **overrides: str | None) -> dict[str, str]:
         """The environment a run sees; a None value removes the variable."""
         env = {
@@ -83,6 +99,9 @@ class Pipeline:
         env.update(
             {
                 "MELTANO_DATABASE_URI": f"sqlite:///{self.state_dir / 'meltano.db'}",
+                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
+                "DBT_TARGET_PATH": str(self.state_dir / "dbt-target"),
+                "DBT_LOG_PATH": str(self.state_dir / "dbt-logs"),
                 "TAP_USAJOBS_BASE_URL": self.api.url,
                 "TAP_USAJOBS_API_KEY": self.api.api_key,
                 "TAP_USAJOBS_USER_AGENT": "e2e-tests@example.com",

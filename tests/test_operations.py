@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import devenv
 import pytest
 from conftest import KEYWORD, ROOT, RUN, STATE_ID, expected_ids, search_requests
-from runtime import runlog
+from runtime import cli, runlog
 from runtime.logs import Log
 
 if TYPE_CHECKING:
@@ -148,6 +150,7 @@ def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipe
     assert pipeline.state() == saved
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
     pipeline: Pipeline,
 ) -> None:
@@ -372,7 +375,7 @@ def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(
 
 
 def test_force_reaches_meltano_run(pipeline: Pipeline) -> None:
-    # What the runbook prescribes after a killed run: tests/test_process_faults.py shows
+    # What the runbook prescribes after a killed run: tests/test_signals.py shows
     # meltano's refusal and its --force; this checks the entrypoint passes it on.
     result = pipeline.entrypoint(
         "--force", "tap-usajobs", "target-postgres", TAP_USAJOBS_KEYWORDS=NURSE
@@ -415,3 +418,27 @@ def test_sigterm_reaches_meltano_while_a_shard_holds_its_lock(
     assert run.wait(timeout=30) == 7
     assert marker.exists()
     assert pipeline.runs()[-1]["status"] == "failed"
+
+
+def test_a_run_removes_the_private_folders_of_dead_runs_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.Popen(["true"])  # noqa: S607
+    finished.wait()
+    dead_pid = finished.pid
+    dead = tmp_path / f"usajobs-run.{dead_pid}.abc"
+    # A concurrent run's folder, made a moment ago: alive by its name alone.
+    running = tmp_path / f"usajobs-run.{os.getpid()}.def"
+    unnamed = tmp_path / "usajobs-run.xyz"
+    for folder in (dead, running, unnamed):
+        folder.mkdir()
+
+    with cli._private_folder(Log()) as mine:
+        assert mine.name.startswith(f"usajobs-run.{os.getpid()}.")
+        assert {path.name for path in tmp_path.iterdir()} == {
+            mine.name,
+            running.name,
+            unnamed.name,
+        }
+    assert not mine.exists()

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from conftest import KEYWORD, ROOT, expected_ids, search_requests
 
 if TYPE_CHECKING:
@@ -196,6 +197,7 @@ def _column_types(pipeline: Pipeline, table: str, *columns: str) -> dict[str, st
     return dict(rows)
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_a_database_loaded_with_jsonb_arrays_upgrades_with_the_migration(
     pipeline: Pipeline,
 ) -> None:

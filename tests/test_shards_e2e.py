@@ -6,6 +6,7 @@ import json
 import subprocess
 from typing import TYPE_CHECKING
 
+import pytest
 from conftest import MELTANO, ROOT, RUN, expected_ids, search_requests
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ KEYWORDS = ["data engineering", "nurse", "analyst", "police", "budget"]
 TASKS = 3
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_cloud_run_tasks_at_once_cover_every_query_once_and_build_the_models(
     pipeline: Pipeline,
 ) -> None:

@@ -212,6 +212,7 @@ def test_sigkill_mid_load_refuses_the_next_run_until_it_is_forced(
     assert _already_running(killed) in again.stderr
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_sigkill_of_the_entrypoint_recovers_once_the_heartbeat_is_stale(
     pipeline: Pipeline, start: Any
 ) -> None:
@@ -302,7 +303,13 @@ def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
     ("signum", "exit_code", "recorded"),
     [
         pytest.param(signal.SIGTERM, SIGTERM_EXIT, "The process was terminated", id="SIGTERM"),
-        pytest.param(signal.SIGINT, MELTANO_ABORTED, "The process was interrupted", id="SIGINT"),
+        pytest.param(
+            signal.SIGINT,
+            MELTANO_ABORTED,
+            "The process was interrupted",
+            id="SIGINT",
+            marks=pytest.mark.full,
+        ),
     ],
 )
 def test_signal_to_a_meltano_run_group_stops_it_and_the_rerun_completes(
