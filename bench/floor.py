@@ -8,7 +8,8 @@ postings from the Search API into PostgreSQL.
    with the same page size as the tap. Bodies are kept as bytes.
 2. prepare: parse each page and shape each item into the tap's record with the tap's
    own ``hoist_search_item`` and a ``SchemaConformer`` of the catalog's schema (so the
-   rows are the rows the tap emits), JSON-encoding the nested values. All in memory: this process's RSS grows with N, by design.
+   rows are the rows the tap emits), JSON-encoding the nested values. All in memory:
+   this process's RSS grows with N, by design.
 3. copy: COPY the rows in one transaction into ``usajobs.jobs``, a table created from
    the tap's catalog with the column types MeltanoLabs target-postgres gives them
    (objects jsonb, arrays of objects jsonb[], arrays of strings text[], date-times
