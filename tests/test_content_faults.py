@@ -201,7 +201,7 @@ def test_bad_postings_are_repaired_or_kept_and_every_posting_loads(pipeline: Pip
 
 
 #: One posting per edit: a nested field sent in a shape the schema does not declare.
-ODD_SHAPES = {
+ODD_SHAPES: dict[str, dict[str, Any]] = {
     "pay": {"path": "PositionRemuneration", "value": {"MinimumRange": "1"}},
     "pay-text": {"path": "PositionRemuneration", "value": "N/A"},
     "location": {"path": "PositionLocation", "value": "Denver, Colorado"},
