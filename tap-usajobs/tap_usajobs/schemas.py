@@ -86,7 +86,12 @@ DETAILS = th.ObjectType(
     th.Property("WithinArea", th.BooleanType, description='Parsed from "True"/"False".'),
     th.Property("CommuteDistance", _S),
     th.Property("ServiceType", _S),
-    th.Property("AnnouncementClosingType", _S),
+    th.Property("AnnouncementClosingType", _S, description='Code: "01" closing date, ...'),
+    th.Property(
+        "AnnouncementClosingTypeOption",
+        _S,
+        description='How it closes, as text: "Closing Date", "Applicant Cut-Off", ...',
+    ),
     th.Property("AgencyContactEmail", _S),
     th.Property("AgencyContactPhone", _S),
     th.Property("AgencyContactWebsite", _S),

@@ -37,8 +37,13 @@ def frozen_today(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def api(start_fake_api: Callable[..., FakeUsaJobsServer]) -> FakeUsaJobsServer:
-    """A fake with a year of historic announcements, served a few rows per page."""
-    return start_fake_api(historic=240, historic_days=390, historic_page_size=PAGE_SIZE)
+    """A fake with a year of historic announcements, served a few rows per page.
+
+    None is mirrored from Search, so each window holds the generator's rows alone.
+    """
+    return start_fake_api(
+        historic=240, historic_days=390, historic_page_size=PAGE_SIZE, historic_mirror_every=0
+    )
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tap_usajobs.normalize import parse_amount, parse_bool, parse_datetime
-from tap_usajobs.streams import normalize_search_item
+from tap_usajobs.conform import SchemaConformer
+from tap_usajobs.normalize import hoist_search_item, parse_amount, parse_bool, parse_datetime
+from tap_usajobs.streams import SearchJobsStream, normalize_search_item
 
 
 @pytest.mark.parametrize(
@@ -305,3 +306,17 @@ def test_normalize_search_item_tolerates_sparse_items(
     item: dict[str, Any], expected: dict[str, Any]
 ) -> None:
     assert normalize_search_item(item) == expected
+
+
+def test_the_closing_type_option_is_a_field_of_the_schema_not_an_unknown_one() -> None:
+    # Analysts filter on how an announcement closes (closing date, cut-off, open
+    # continuous); before it was in the schema it was reported as unknown.
+    item = _search_item()
+    details = item["MatchedObjectDescriptor"]["UserArea"]["Details"]
+    details.update(AnnouncementClosingType="02", AnnouncementClosingTypeOption="Applicant Cut-Off")
+
+    record, problems = SchemaConformer(SearchJobsStream.schema)(hoist_search_item(item))
+
+    assert record["UserArea"]["Details"]["AnnouncementClosingTypeOption"] == "Applicant Cut-Off"
+    assert record["UserArea"]["Details"]["AnnouncementClosingType"] == "02"
+    assert not [problem for problem in problems if "AnnouncementClosingType" in problem.path]

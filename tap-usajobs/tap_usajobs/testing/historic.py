@@ -11,7 +11,10 @@ rows, quirks included:
 - ``positionOpeningStatus`` follows the clock: open, then "Applications under review"
   for a few weeks to five months after closing, then final. Codes and names come from
   the real code lists, except hiring paths, which in historic data are texts that only
-  mostly match the code list's values ("Internal to an agency").
+  mostly match the code list's values ("Internal to an agency");
+- Historic JOA lists current announcements too: the fake server mirrors every fourth
+  Search posting (``--historic-mirror-every``) into it with ``mirror_search_posting``,
+  under the same control number.
 
 Paging follows the docs: ``paging.metadata {totalCount, pageSize, continuationToken}``
 and ``paging.next``, a path with lower-cased parameter names and the token URL-encoded;
@@ -30,8 +33,11 @@ import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 JOBS = "jobs"
 TEXTS = "texts"
@@ -232,14 +238,105 @@ def new_announcement(
             for city, state, country in places
         ],
     }  # fmt: skip
-    text = {
+    text = _text_row(row, categories_key, agency_name, title, pay_plan)
+    announcement = Announcement(number, row, text)
+    announcement.row["positionOpeningStatus"] = status_on(
+        today,
+        row,
+        settle_days=rng.randint(20, 150),
+        final=rng.choices(FINAL_STATUSES, weights=(45, 45, 10))[0],
+    )
+    return announcement
+
+
+def mirror_search_posting(item: dict[str, Any], *, seed: int, now: datetime) -> Announcement:
+    """The Historic JOA announcement of a Search posting: the same control number.
+
+    Historic JOA lists current announcements too, so a posting can be in both APIs.
+    The row carries what Search says about it, in Historic JOA's shape and words.
+    """
+    descriptor = item["MatchedObjectDescriptor"]
+    details = descriptor["UserArea"]["Details"]
+    number = int(item["MatchedObjectId"])
+    rng = random.Random(f"{seed}:mirror:{number}")
+    department, _, agency = str(details.get("OrganizationCodes", "/")).partition("/")
+    (pay, *_) = descriptor["PositionRemuneration"]
+    title = descriptor["PositionTitle"]
+    pay_plan = descriptor["JobGrade"][0]["Code"]
+    clearance = details.get("SecurityClearance")
+    row: dict[str, Any] = {
         "usajobsControlNumber": number,
+        "hiringAgencyCode": agency,
+        "hiringAgencyName": descriptor["OrganizationName"],
+        "hiringDepartmentCode": department,
+        "hiringDepartmentName": descriptor["DepartmentName"] or descriptor["OrganizationName"],
+        "agencyLevel": 2,
+        "agencyLevelSort": f"{descriptor['DepartmentName']}\\{descriptor['OrganizationName']}",
+        "appointmentType": descriptor["PositionOfferingType"][0]["Name"],
+        "workSchedule": descriptor["PositionSchedule"][0]["Name"],
+        "payScale": pay_plan,
+        "salaryType": pay.get("Description") or pay["RateIntervalCode"],
+        "vendor": rng.choice(_VENDORS),
+        "travelRequirement": rng.choice(_TRAVEL),
+        "teleworkEligible": "Y" if details.get("TeleworkEligible") else "N",
+        "serviceType": "Competitive",
+        "securityClearanceRequired": "N" if clearance in (None, "Not Required") else "Y",
+        "securityClearance": clearance,
+        "whoMayApply": None,
+        "announcementClosingTypeCode": details.get("AnnouncementClosingType"),
+        "announcementClosingTypeDescription": details.get("AnnouncementClosingTypeOption"),
+        "positionOpenDate": descriptor["PublicationStartDate"][:10],
+        "positionCloseDate": descriptor["ApplicationCloseDate"][:10],
+        "positionExpireDate": None,
+        "announcementNumber": descriptor["PositionID"],
+        "hiringSubelementName": None,
+        "positionTitle": title,
+        "minimumGrade": details.get("LowGrade"),
+        "maximumGrade": details.get("HighGrade"),
+        "promotionPotential": details.get("PromotionPotential"),
+        "minimumSalary": float(pay["MinimumRange"]),
+        "maximumSalary": float(pay["MaximumRange"]),
+        "supervisoryStatus": "Y" if title.startswith("Supervisory") else "N",
+        "drugTestRequired": "Y" if details.get("DrugTestRequired") == "True" else "N",
+        "relocationExpensesReimbursed": "Y" if details.get("Relocation") == "True" else "N",
+        "totalOpenings": details.get("TotalOpenings"),
+        "disableAppyOnline": "N",  # sic: the API's spelling
+        "positionOpeningStatus": None,
+        "hiringpaths": [{"hiringPath": path} for path in details.get("HiringPath", [])],
+        "jobcategories": [{"series": entry["Code"]} for entry in descriptor["JobCategory"]],
+        "positionlocations": [
+            {
+                "positionLocationCity": str(place["CityName"]).split(",")[0],
+                "positionLocationState": ""
+                if place["CountrySubDivisionCode"] == "N/A"
+                else place["CountrySubDivisionCode"],
+                "positionLocationCountry": place["CountryCode"],
+            }
+            for place in descriptor["PositionLocation"]
+        ],
+    }
+    row["positionOpeningStatus"] = status_on(
+        now.date(),
+        row,
+        settle_days=rng.randint(20, 150),
+        final=rng.choices(FINAL_STATUSES, weights=(45, 45, 10))[0],
+    )
+    text = _text_row(row, "jobcategories", row["hiringAgencyName"], title, pay_plan)
+    return Announcement(number, row, text)
+
+
+def _text_row(
+    row: dict[str, Any], categories_key: str, agency_name: str, title: str, pay_plan: str
+) -> dict[str, Any]:
+    """The ``/announcementtext`` row of an announcement."""
+    return {
+        "usajobsControlNumber": row["usajobsControlNumber"],
         "positionOpenDate": row["positionOpenDate"],
         "positionCloseDate": row["positionCloseDate"],
-        "hiringAgencyCode": agency,
-        "hiringDepartmentCode": department,
+        "hiringAgencyCode": row["hiringAgencyCode"],
+        "hiringDepartmentCode": row["hiringDepartmentCode"],
         "announcementNumber": row["announcementNumber"],
-        "positionSeries": series[0],
+        "positionSeries": row[categories_key][0]["series"],
         categories_key: row[categories_key],
         "summary": f"<p>The {agency_name} is hiring a {title}.</p>",
         "duties": f"<ul><li>Serves as {title} for the {agency_name}.</li></ul>",
@@ -248,7 +345,7 @@ def new_announcement(
         "requirements": None,
         "requirementsConditionsOfEmployment": "<ul><li>U.S. Citizenship is required.</li></ul>",
         "requirementsQualifications": f"<p>One year of specialized experience at {pay_plan}-"
-        f"{low} or equivalent.</p>",
+        f"{row['minimumGrade']} or equivalent.</p>",
         "requirementsEducation": "<p>Education cannot be substituted for experience.</p>",
         "evaluations": "<p>Your resume is rated against the specialized experience.</p>",
         "requiredDocuments": "<p>Resume and, if applicable, an SF-50.</p>",
@@ -259,14 +356,6 @@ def new_announcement(
         "benefitsURL": "https://www.usajobs.gov/Help/working-in-government/benefits/",
         "otherInformation": "<p>This announcement may fill additional vacancies.</p>",
     }
-    announcement = Announcement(number, row, text)
-    announcement.row["positionOpeningStatus"] = status_on(
-        today,
-        row,
-        settle_days=rng.randint(20, 150),
-        final=rng.choices(FINAL_STATUSES, weights=(45, 45, 10))[0],
-    )
-    return announcement
 
 
 def _token(offset: int, fingerprint: str) -> str:
@@ -317,10 +406,21 @@ def _parse_filters(params: dict[str, str]) -> dict[str, Any]:
 class HistoricStore:
     """The fake's historic announcements, their one-shot faults, thread-safe."""
 
-    def __init__(
-        self, count: int, *, seed: int, now: datetime, max_age_days: int, page_size: int
+    def __init__(  # noqa: PLR0913  # the fake's knobs, named
+        self,
+        count: int,
+        *,
+        seed: int,
+        now: datetime,
+        max_age_days: int,
+        page_size: int,
+        mirrored: Iterable[dict[str, Any]] = (),
     ) -> None:
-        """Generate ``count`` announcements opened up to ``max_age_days`` before ``now``."""
+        """Generate ``count`` announcements, plus those of the ``mirrored`` Search postings.
+
+        Generated ones open up to ``max_age_days`` before ``now``; mirrored ones are
+        ``mirror_search_posting`` of each posting.
+        """
         self._lock = threading.RLock()  # _take_fault runs inside page()'s lock too
         self._seed = seed
         self._now = now
@@ -333,6 +433,9 @@ class HistoricStore:
                 for i in range(count)
             )
         }
+        for item in mirrored:
+            mirror = mirror_search_posting(item, seed=seed, now=now)
+            self._announcements[mirror.control_number] = mirror
         self._next_index = count
         self._faults: list[dict[str, Any]] = []
 

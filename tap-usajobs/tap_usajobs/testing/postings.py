@@ -130,6 +130,9 @@ _HIRING_PATHS = ("public", "fed-competitive", "fed-excepted", "vet", "mspouse", 
                  "fed-internal-search", "land", "graduates", "nguard", "special-authorities")
 _CLEARANCES = ("Not Required", "Not Required", "Secret", "Top Secret",
                "Public Trust - Background Investigation")
+# AnnouncementClosingType code and its AnnouncementClosingTypeOption text.
+_CLOSING = (("01", "Closing Date"), ("01", "Closing Date"), ("02", "Applicant Cut-Off"),
+            ("03", "Open Continuous"))
 _SENSITIVITY = ("Non-sensitive (NS)/Low Risk", "Noncritical-Sensitive (NCS)/Moderate Risk",
                 "Moderate Risk", "High Risk", "Critical-Sensitive (CS)/High Risk")
 
@@ -314,7 +317,10 @@ def _descriptor(
                 "LabelDescription": "Hit highlighting for keyword searches.",
             }
         ],
-        "UserArea": {"Details": _details(rng, org, role, legacy=legacy), "IsRadialSearch": False},
+        "UserArea": {
+            "Details": _details(rng, org, role, number, legacy=legacy),
+            "IsRadialSearch": False,
+        },
     }
 
 
@@ -364,10 +370,14 @@ def _remuneration(rng: random.Random, role: _Role, *, legacy: bool) -> list[dict
     return ranges
 
 
-def _details(rng: random.Random, org: _Org, role: _Role, *, legacy: bool) -> dict[str, Any]:
+def _details(
+    rng: random.Random, org: _Org, role: _Role, number: str, *, legacy: bool
+) -> dict[str, Any]:
     """Build UserArea.Details with the real mix of strings, "True"/"False" and booleans."""
     low, high = (f"{grade:02d}" for grade in role.grades)
     data_role = DATA_ENGINEERING in role.topic
+    # A draw of its own, so every field drawn from rng stays what it was before.
+    closing_code, closing_option = random.Random(f"{number}:closing").choice(_CLOSING)
     return {
         "JobSummary": (
             f"This {role.title} position with the {org.name} focuses on {role.topic} "
@@ -395,7 +405,8 @@ def _details(rng: random.Random, org: _Org, role: _Role, *, legacy: bool) -> dic
         "WithinArea": "False",
         "CommuteDistance": "0",
         "ServiceType": "01",
-        "AnnouncementClosingType": "01",
+        "AnnouncementClosingType": closing_code,
+        "AnnouncementClosingTypeOption": closing_option,
         "AgencyContactEmail": f"{org.prefix.lower()}-hr@example.com",
         "AgencyContactPhone": f"(202) 555-01{rng.randrange(100):02d}",
         "SecurityClearance": rng.choice(_CLEARANCES),

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--historic-page-size", type=int, default=500, help="rows per Historic JOA page"
     )
+    parser.add_argument(
+        "--historic-mirror-every",
+        type=int,
+        default=4,
+        help="every Nth Search posting is in Historic JOA too (0: none)",
+    )
     return parser
 
 

@@ -40,6 +40,9 @@ class FakeApiConfig:
     historic: int = 400  # historic announcements, opened over the last historic_days
     historic_days: int = 420
     historic_page_size: int = 500
+    # Historic JOA lists current announcements too: every Nth Search posting is mirrored
+    # into it under its control number (0: none).
+    historic_mirror_every: int = 4
 
 
 class State:
@@ -62,6 +65,7 @@ class State:
             now=self.now(),
             max_age_days=config.historic_days,
             page_size=config.historic_page_size,
+            mirrored=items[:: config.historic_mirror_every] if config.historic_mirror_every else (),
         )
         self.code_lists = CodeListStore()
         self._keyless_requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
