@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs
+.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -72,6 +72,14 @@ test-project: install $(TAP_VENV)/.installed ## End-to-end tests: meltano, targe
 test-project-full: install $(TAP_VENV)/.installed ## End-to-end tests, the slowest cases too
 	$(E2E)
 
+# sqlfluff lints the dbt project's SQL (transform/.sqlfluff) from a locked venv of its own.
+SQLFLUFF_VENV := .venv-sqlfluff
+
+$(SQLFLUFF_VENV)/.installed: $(BIN)/.installed requirements/sqlfluff.txt
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SQLFLUFF_VENV)
+	$(UV) pip install --quiet --python $(SQLFLUFF_VENV)/bin/python --require-hashes -r requirements/sqlfluff.txt
+	touch $@
+
 # The tap with its own config (tap-usajobs/pyproject.toml), then the project's own Python
 # (orchestrate/, scripts/, .ci/, bench/, tests/) with ruff.toml and mypy.ini, both with the
 # tap's pinned tools. mypy reads each folder's imports from the venv that runs it, one root
@@ -80,7 +88,7 @@ MYPY := $(TAP_VENV)/bin/mypy --config-file mypy.ini
 MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls \
 	--allow-any-generics --no-warn-return-any
 
-lint: $(TAP_VENV)/.installed $(BIN)/.installed ## ruff and mypy on the tap and on the project's own Python
+lint: $(TAP_VENV)/.installed $(BIN)/.installed $(SQLFLUFF_VENV)/.installed ## ruff and mypy on all our Python, sqlfluff on the dbt project
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
@@ -88,11 +96,13 @@ lint: $(TAP_VENV)/.installed $(BIN)/.installed ## ruff and mypy on the tap and o
 	MYPYPATH=.ci:scripts $(MYPY) --python-executable $(BIN)/python .ci/containers.py
 	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python bench
 	MYPYPATH=tests:orchestrate:scripts:.ci $(MYPY) --python-executable $(BIN)/python $(MYPY_TESTS) tests
+	cd transform && ../$(SQLFLUFF_VENV)/bin/sqlfluff lint --disable-progress-bar models analyses tests
 
 # --- maintenance ---------------------------------------------------------------------------
 
-LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres container ops
-HASHED_LOCKS := project container ops tap-usajobs target-postgres target-jsonl dbt-postgres
+LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres container ops \
+	sqlfluff
+HASHED_LOCKS := project container ops tap-usajobs target-postgres target-jsonl dbt-postgres sqlfluff
 
 lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in file
 	for name in $(LOCKS); do \
@@ -105,10 +115,13 @@ lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in 
 	sed -i '/^-e /d' requirements/tap-usajobs.txt requirements/tap-usajobs-dev.txt
 
 clean: ## Remove environments, installed plugins and local demo data
-	rm -rf $(VENV) $(TAP_VENV) .meltano .demo transform/target transform/logs
+	rm -rf $(VENV) $(TAP_VENV) $(SQLFLUFF_VENV) .meltano .demo transform/target transform/logs output
 
-docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml) from the tap's schema
+settings-docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml) from the tap's schema
 	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python scripts/settings_docs.py
+
+docs: install ## The data dictionary: dbt's docs site over the demo database, in output/dbt-docs (after make demo)
+	$(BIN)/python scripts/local.py docs
 
 # --- infrastructure: infra/ (Terraform for Cloud Run; docs/deploy-gcp.md) ----------------
 # `terraform validate` needs the Google provider, which cannot be downloaded here. The

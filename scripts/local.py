@@ -1,4 +1,7 @@
-"""Run the pipeline on this machine: ``make demo`` (fake API) and ``make run`` (real API).
+"""Run the pipeline on this machine, and build the data dictionary over what it loaded.
+
+``make demo`` runs it against the fake API, ``make run`` against the real one, and
+``make docs`` builds dbt's docs site from the database they loaded.
 
 Both load into the server PG* points at or, when PGHOST is unset, into a throwaway
 embedded PostgreSQL kept under ``.demo/`` so a second run finds its data and state.
@@ -103,12 +106,35 @@ def run(job: str) -> int:
         )
 
 
+def docs() -> int:
+    """Build dbt's docs site over the demo database: one static page in output/dbt-docs."""
+    database = os.environ.get("PGDATABASE") or "usajobs"
+    DEMO_DIR.mkdir(exist_ok=True)
+    with devenv.postgres(DEMO_DIR / "pgdata") as server:
+        with server.connect("postgres") as conn:
+            known = conn.execute("select 1 from pg_database where datname = %s", (database,))
+            exists = known.fetchone() is not None
+        if not exists:
+            print(f"No database {database!r}: run `make demo` first.", file=sys.stderr)
+            return EX_CONFIG
+        target = devenv.ROOT / "output" / "dbt-docs"
+        env = {**_meltano_env(server.env(database)), "DBT_TARGET_PATH": str(target)}
+        command = [MELTANO, "run", "dbt-postgres:docs-generate"]
+        print("$", " ".join(command), flush=True)
+        code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
+        if code == 0:
+            print(f"\nThe data dictionary: {target / 'static_index.html'} (open it in a browser)")
+        return code
+
+
 def main() -> int:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["demo", "run"])
+    parser.add_argument("mode", choices=["demo", "run", "docs"])
     parser.add_argument("--job", default="usajobs-elt", help="meltano job or block to run")
     args = parser.parse_args()
+    if args.mode == "docs":
+        return docs()
     return demo(args.job) if args.mode == "demo" else run(args.job)
 
 

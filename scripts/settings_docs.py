@@ -1,7 +1,7 @@
 """Write every copy of the tap's settings from its own schema: one source, three places.
 
-    tap-usajobs --about --format=json | python scripts/settings_docs.py           (make docs)
-    tap-usajobs --about --format=json | python scripts/settings_docs.py --check   (the tests)
+    tap-usajobs --about --format=json | python scripts/settings_docs.py     (make settings-docs)
+    tap-usajobs --about --format=json | python scripts/settings_docs.py --check         (tests)
 
 The tap's config schema (tap_usajobs/tap.py) is the single source. From it come the
 table in docs/configuration.md (with each setting's environment variable), the table in
@@ -126,7 +126,10 @@ def main() -> int:
                 path.write_text(wanted)
     if stale and args.check:
         copies = ", ".join(stale)
-        print(f"out of date with the tap's schema: {copies}; run `make docs`.", file=sys.stderr)
+        print(
+            f"out of date with the tap's schema: {copies}; run `make settings-docs`.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from conftest import ROOT
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from conftest import Pipeline
 
 CODE_LIST_STREAMS = (
@@ -74,14 +73,40 @@ def test_with_only_jobs_selected_every_model_builds_and_tests_pass(pipeline: Pip
         "tap-usajobs",
         "target-postgres",
         "dbt-postgres:build",
+        "dbt-postgres:freshness",
         "dbt-postgres:docs-generate",
         **ONLY_JOBS,
     )
 
     assert _tables(pipeline) & {"historic_jobs", "announcement_texts", "pay_plans"} == set()
-    assert pipeline.query("select count(*) from job_listings")[0][0] > 0
+    listed = pipeline.query("select count(*) from job_listings")[0][0]
+    assert listed > 0
     assert pipeline.query("select count(*) from historic_job_listings") == [(0,)]
     assert pipeline.query("select count(*) from staging.stg_usajobs__pay_plans") == [(0,)]
+    # The marts over both sources hold the Search postings alone.
+    assert pipeline.query("select count(*), bool_and(in_search) from postings") == [(listed, True)]
+    assert pipeline.query("select count(*) from posting_lifecycle") == [(listed,)]
+    assert pipeline.query("select count(*) from daily_postings")[0][0] > 0
+
+    # The data dictionary: one page, and every column of every public mart typed and
+    # described (a contract and a description each).
+    target = Path(pipeline.env()["DBT_TARGET_PATH"])
+    assert (target / "static_index.html").stat().st_size > 0
+    manifest = json.loads((target / "manifest.json").read_text())
+    marts = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["path"].startswith("marts/")
+    ]
+    assert len(marts) >= 10
+    undocumented = {
+        f"{node['name']}.{name}"
+        for node in marts
+        for name, column in node["columns"].items()
+        if not (column["description"].strip() and column["data_type"])
+    }
+    assert undocumented == set()
+    assert all(node["contract"]["enforced"] for node in marts)
 
 
 def test_historic_and_code_lists_load_and_a_removed_code_is_marked_deleted(
@@ -119,6 +144,21 @@ def test_historic_and_code_lists_load_and_a_removed_code_is_marked_deleted(
     requests = pipeline.api.control("keyless-requests")["requests"]
     assert requests
     assert not any(request["key_sent"] for request in requests)
+
+    # postings: one row per control number of either API; Historic JOA lists some
+    # Search postings too, and then the two agree on the announcement (a dbt test).
+    searched = {row[0] for row in pipeline.query("select control_number from job_listings")}
+    both = pipeline.query(
+        "select control_number, in_search, in_historic, status, position_opening_status"
+        " from postings"
+    )
+    assert {row[0] for row in both} == searched | expected
+    assert len(both) == len(searched | expected)
+    assert {row[0] for row in both if row[1] and row[2]} == searched & expected != set()
+    ended = {"Candidate selected": "selected", "Job canceled": "cancelled", "Job closed": "closed"}
+    final = dict(pipeline.query("select control_number, final_status from posting_lifecycle"))
+    for number, _, _, _, historic_status in both:
+        assert final[number] == ended.get(historic_status), number
 
     # The raw tables have the columns and types the sources files document, so the
     # empty stand-ins of never-loaded tables have the same shape.

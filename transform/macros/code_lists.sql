@@ -9,6 +9,8 @@
 
     `code_list_name` and `code_list_names` look up what codes mean, e.g.
         {{ code_list_names('occupational_series', 'jobs.occupational_series_codes') }}
+    and `code_list_name` another of the list's columns too:
+        {{ code_list_name('occupational_series', 'series_code', 'job_family_code') }}
     Codes compare case-insensitively: Search sends hiring paths in lower case
     (fed-competitive), the code list in upper case (FED-COMPETITIVE).
 -#}
@@ -68,17 +70,17 @@ select * from renamed
     staging view per row instead re-ran the view for every posting: job_listings took
     17.5 s for 20,000 postings that way (docs/performance.md, "dbt").
 -#}
-{% macro code_list_map(code_list) -%}
+{% macro code_list_map(code_list, column='name') -%}
     (
-        select coalesce(jsonb_object_agg(upper(code_list.code), code_list.name), '{}'::jsonb)
+        select coalesce(jsonb_object_agg(upper(code_list.code), code_list.{{ column }}), '{}'::jsonb)
         from {{ ref('stg_usajobs__' ~ code_list) }} as code_list
         where code_list.code is not null
     )
 {%- endmacro %}
 
 
-{% macro code_list_name(code_list, code) -%}
-    ({{ code_list_map(code_list) }} ->> upper({{ code }}))
+{% macro code_list_name(code_list, code, column='name') -%}
+    ({{ code_list_map(code_list, column) }} ->> upper({{ code }}))
 {%- endmacro %}
 
 

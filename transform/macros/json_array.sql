@@ -9,3 +9,13 @@
 {% macro json_array(expression) -%}
     case when jsonb_typeof({{ expression }}) = 'array' then {{ expression }} else '[]'::jsonb end
 {%- endmacro %}
+
+
+{#-
+    The number at `expression` (a jsonb value) as numeric, or null when it is not a JSON
+    number: text such as "N/A" from an older writer yields null instead of failing the
+    build.
+-#}
+{% macro json_number(expression) -%}
+    case when jsonb_typeof({{ expression }}) = 'number' then ({{ expression }})::text::numeric end
+{%- endmacro %}

@@ -6,6 +6,13 @@ historic_jobs as (
 
 ),
 
+salaries as (
+
+    select * from {{ ref('int_salaries') }}
+    where source = 'historic'
+
+),
+
 announcement_texts as (
 
     select control_number from {{ ref('stg_usajobs__announcement_texts') }}
@@ -36,12 +43,18 @@ final as (
         {{ code_list_name('pay_plans', 'historic_jobs.pay_plan_code') }} as pay_plan_name,
         historic_jobs.low_grade,
         historic_jobs.high_grade,
+        {{ grade_number('historic_jobs.low_grade') }} as low_grade_number,
+        {{ grade_number('historic_jobs.high_grade') }} as high_grade_number,
+        {{ grade_display(
+            'historic_jobs.pay_plan_code', 'historic_jobs.low_grade', 'historic_jobs.high_grade'
+        ) }} as grade_display,
         historic_jobs.promotion_potential,
         historic_jobs.appointment_type,
         historic_jobs.work_schedule,
         historic_jobs.service_type,
         historic_jobs.hiring_paths,
         historic_jobs.locations,
+        historic_jobs.states,
         historic_jobs.total_openings,
         historic_jobs.security_clearance,
         historic_jobs.travel_requirement,
@@ -49,8 +62,8 @@ final as (
         historic_jobs.salary_max,
         historic_jobs.rate_interval_code,
         historic_jobs.rate_interval_raw as salary_type,
-        historic_jobs.annual_salary_min,
-        historic_jobs.annual_salary_max,
+        salaries.annual_salary_min,
+        salaries.annual_salary_max,
         historic_jobs.is_supervisory,
         historic_jobs.is_telework_eligible,
         historic_jobs.requires_security_clearance,
@@ -67,6 +80,8 @@ final as (
         announcement_texts.control_number is not null as has_announcement_text,
         historic_jobs.loaded_at as last_loaded_at
     from historic_jobs
+    left join salaries
+        on historic_jobs.control_number = salaries.control_number
     left join announcement_texts
         on historic_jobs.control_number = announcement_texts.control_number
 

@@ -17,7 +17,15 @@ with
 
 jobs as (
 
-    select * from {{ ref('stg_usajobs__jobs') }}
+    select
+        stg_jobs.*,
+        salaries.salary_min,
+        salaries.salary_max,
+        salaries.rate_interval_code
+    from {{ ref('stg_usajobs__jobs') }} as stg_jobs
+    left join {{ ref('int_salaries') }} as salaries
+        on stg_jobs.control_number = salaries.control_number
+        and salaries.source = 'search'
 
 ),
 
@@ -55,7 +63,7 @@ latest_versions as (
         control_number,
         row_hash
     from {{ this }}
-    order by control_number, valid_from desc
+    order by control_number asc, valid_from desc
 
 ),
 

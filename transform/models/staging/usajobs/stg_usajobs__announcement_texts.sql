@@ -11,7 +11,7 @@ deduplicated as (
 
     select distinct on ("usajobsControlNumber") *
     from source
-    order by "usajobsControlNumber", _sdc_batched_at desc nulls last
+    order by "usajobsControlNumber" asc, _sdc_batched_at desc nulls last
 
 ),
 
@@ -28,26 +28,27 @@ renamed as (
 
         ---------- arrays
         array(
-            select category ->> 'series'
-            from jsonb_array_elements({{ json_array("\"jobCategories\"") }}) with ordinality as categories (category, position)
-            order by position
+            select categories.category ->> 'series'
+            from jsonb_array_elements({{ json_array("\"jobCategories\"") }})
+                with ordinality as categories (category, position)
+            order by categories.position
         ) as occupational_series_codes,
 
         ---------- strings (HTML, as published)
-        "summary" as summary,
-        "duties" as duties,
+        summary,
+        duties,
         "majorDutiesList" as major_duties,
         "hiringPathExplanation" as hiring_path_explanation,
-        coalesce("requirementsConditionsOfEmployment", "requirements")
+        coalesce("requirementsConditionsOfEmployment", requirements)
             as conditions_of_employment,
         "requirementsQualifications" as qualifications,
         "requirementsEducation" as education,
-        "evaluations" as evaluations,
+        evaluations,
         "requiredDocuments" as required_documents,
         "requiredStandardDocuments" as required_standard_documents,
         "howToApply" as how_to_apply,
         "howToApplyNextSteps" as what_to_expect_next,
-        "benefits" as benefits,
+        benefits,
         "benefitsURL" as benefits_url,
         "otherInformation" as other_information,
 

@@ -12,7 +12,7 @@ deduplicated as (
 
     select distinct on ("usajobsControlNumber") *
     from source
-    order by "usajobsControlNumber", _sdc_batched_at desc nulls last
+    order by "usajobsControlNumber" asc, _sdc_batched_at desc nulls last
 
 ),
 
@@ -42,7 +42,7 @@ renamed as (
         "totalOpenings" as total_openings,
         "securityClearance" as security_clearance,
         "travelRequirement" as travel_requirement,
-        "vendor" as hiring_system,
+        vendor as hiring_system,
         nullif("whoMayApply", '') as who_may_apply,
         "announcementClosingTypeDescription" as closing_type,
         "positionOpeningStatus" as position_opening_status,
@@ -51,25 +51,34 @@ renamed as (
 
         ---------- arrays
         array(
-            select path ->> 'hiringPath'
-            from jsonb_array_elements({{ json_array("\"hiringPaths\"") }}) with ordinality as paths (path, position)
-            order by position
+            select paths.path ->> 'hiringPath'
+            from jsonb_array_elements({{ json_array("\"hiringPaths\"") }})
+                with ordinality as paths (path, position)
+            order by paths.position
         ) as hiring_paths,
         array(
-            select category ->> 'series'
-            from jsonb_array_elements({{ json_array("\"jobCategories\"") }}) with ordinality as categories (category, position)
-            order by position
+            select categories.category ->> 'series'
+            from jsonb_array_elements({{ json_array("\"jobCategories\"") }})
+                with ordinality as categories (category, position)
+            order by categories.position
         ) as occupational_series_codes,
         array(
             select concat_ws(
                 ', ',
-                nullif(place ->> 'positionLocationCity', ''),
-                nullif(place ->> 'positionLocationState', ''),
-                nullif(place ->> 'positionLocationCountry', '')
+                nullif(places.place ->> 'positionLocationCity', ''),
+                nullif(places.place ->> 'positionLocationState', ''),
+                nullif(places.place ->> 'positionLocationCountry', '')
             )
-            from jsonb_array_elements({{ json_array("\"positionLocations\"") }}) with ordinality as places (place, position)
-            order by position
+            from jsonb_array_elements({{ json_array("\"positionLocations\"") }})
+                with ordinality as places (place, position)
+            order by places.position
         ) as locations,
+        array(
+            select distinct places.place ->> 'positionLocationState' as state
+            from jsonb_array_elements({{ json_array("\"positionLocations\"") }}) as places (place)
+            where nullif(places.place ->> 'positionLocationState', '') is not null
+            order by state
+        ) as states,
 
         ---------- numerics
         "agencyLevel" as agency_level,
@@ -97,18 +106,6 @@ renamed as (
 
     from deduplicated
 
-),
-
--- The one salary rule of the project (macros/salary.sql): historic rows send the
--- interval as text ("Per Year"), mapped to its code above.
-annualised as (
-
-    select
-        *,
-        salary_min * {{ annualization_factor('rate_interval_code') }} as annual_salary_min,
-        salary_max * {{ annualization_factor('rate_interval_code') }} as annual_salary_max
-    from renamed
-
 )
 
-select * from annualised
+select * from renamed

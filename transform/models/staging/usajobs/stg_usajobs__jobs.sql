@@ -10,44 +10,11 @@ source as (
 -- load per control number anyway, so a replayed batch can never double a posting.
 deduplicated as (
 
-    select distinct on ("MatchedObjectId") *
+    select distinct on ("MatchedObjectId")
+        *,
+        "UserArea" -> 'Details' as details
     from source
-    order by "MatchedObjectId", _sdc_batched_at desc nulls last
-
-),
-
-remuneration as (
-
-    select
-        jobs."MatchedObjectId" as control_number,
-        pay.ordinality,
-        nullif(pay.entry ->> 'MinimumRange', '')::numeric as minimum_range,
-        nullif(pay.entry ->> 'MaximumRange', '')::numeric as maximum_range,
-        pay.entry ->> 'RateIntervalCode' as rate_interval_raw,
-        pay.entry ->> 'Description' as rate_interval_description,
-        {{ normalize_rate_interval("pay.entry ->> 'RateIntervalCode'") }} as rate_interval_code
-    from deduplicated as jobs
-    cross join lateral jsonb_array_elements({{ json_array('jobs."PositionRemuneration"') }})
-        with ordinality as pay (entry, ordinality)
-
-),
-
-salaries as (
-
-    select
-        control_number,
-        min(minimum_range) as salary_min,
-        max(maximum_range) as salary_max,
-        -- Postings list one interval in practice; when they list several, the first
-        -- entry's interval describes salary_min/salary_max.
-        (array_agg(rate_interval_code order by ordinality))[1] as rate_interval_code,
-        (array_agg(rate_interval_raw order by ordinality))[1] as rate_interval_raw,
-        (array_agg(rate_interval_description order by ordinality))[1] as rate_interval_description,
-        count(distinct rate_interval_code) as rate_interval_count,
-        min(minimum_range * {{ annualization_factor('rate_interval_code') }}) as annual_salary_min,
-        max(maximum_range * {{ annualization_factor('rate_interval_code') }}) as annual_salary_max
-    from remuneration
-    group by control_number
+    order by "MatchedObjectId" asc, _sdc_batched_at desc nulls last
 
 ),
 
@@ -65,14 +32,23 @@ renamed as (
         jobs."ApplyURI"[1] as apply_uri,
         jobs."OrganizationName" as organization_name,
         nullif(jobs."DepartmentName", '') as department_name,
-        nullif(coalesce(jobs."SubAgency", jobs."UserArea" -> 'Details' ->> 'SubAgencyName'), '')
-            as sub_agency_name,
+        nullif(coalesce(jobs."SubAgency", jobs.details ->> 'SubAgencyName'), '') as sub_agency_name,
         jobs."PositionLocationDisplay" as location_display,
         jobs."QualificationSummary" as qualification_summary,
-        jobs."UserArea" -> 'Details' ->> 'JobSummary' as job_summary,
-        jobs."UserArea" -> 'Details' ->> 'OrganizationCodes' as organization_codes,
-        jobs."UserArea" -> 'Details' ->> 'LowGrade' as low_grade,
-        jobs."UserArea" -> 'Details' ->> 'HighGrade' as high_grade,
+        jobs.details ->> 'JobSummary' as job_summary,
+        jobs.details ->> 'OrganizationCodes' as organization_codes,
+        nullif(jobs.details ->> 'LowGrade', '') as low_grade,
+        nullif(jobs.details ->> 'HighGrade', '') as high_grade,
+        nullif(jobs.details ->> 'PromotionPotential', '') as promotion_potential,
+        nullif(jobs.details ->> 'TotalOpenings', '') as total_openings,
+        nullif(jobs.details ->> 'SecurityClearance', '') as security_clearance,
+        nullif(jobs.details ->> 'PositionSensitivitiy', '') as position_sensitivity,
+        nullif(jobs.details -> 'WhoMayApply' ->> 'Code', '') as who_may_apply_code,
+        nullif(jobs.details -> 'WhoMayApply' ->> 'Name', '') as who_may_apply_name,
+        nullif(jobs.details ->> 'TravelCode', '') as travel_code,
+        nullif(jobs.details ->> 'ServiceType', '') as service_type_code,
+        nullif(jobs.details ->> 'AnnouncementClosingType', '') as closing_type_code,
+        nullif(jobs.details ->> 'AnnouncementClosingTypeOption', '') as closing_type_option,
 
         ---------- arrays
         array(
@@ -96,24 +72,22 @@ renamed as (
             from jsonb_array_elements({{ json_array('jobs."PositionSchedule"') }}) as schedule
         ) as position_schedule_codes,
         array(
-            select jsonb_array_elements_text({{ json_array('jobs."UserArea" -> \'Details\' -> \'HiringPath\'') }})
+            select offering ->> 'Code'
+            from jsonb_array_elements({{ json_array('jobs."PositionOfferingType"') }}) as offering
+        ) as position_offering_type_codes,
+        array(
+            select jsonb_array_elements_text({{ json_array("jobs.details -> 'HiringPath'") }})
         ) as hiring_paths,
 
-        ---------- numerics
-        salaries.salary_min,
-        salaries.salary_max,
-        salaries.rate_interval_code,
-        salaries.rate_interval_raw,
-        salaries.rate_interval_description,
-        salaries.rate_interval_count,
-        salaries.annual_salary_min,
-        salaries.annual_salary_max,
+        ---------- nested, as sent (read by the intermediate models)
+        {{ json_array('jobs."PositionRemuneration"') }} as remuneration,
+        {{ json_array('jobs."PositionLocation"') }} as position_locations,
 
         ---------- booleans
-        (jobs."UserArea" -> 'Details' ->> 'TeleworkEligible')::boolean as is_telework_eligible,
-        (jobs."UserArea" -> 'Details' ->> 'RemoteIndicator')::boolean as is_remote,
-        (jobs."UserArea" -> 'Details' ->> 'Relocation')::boolean as offers_relocation,
-        (jobs."UserArea" -> 'Details' ->> 'DrugTestRequired')::boolean as requires_drug_test,
+        (jobs.details ->> 'TeleworkEligible')::boolean as is_telework_eligible,
+        (jobs.details ->> 'RemoteIndicator')::boolean as is_remote,
+        (jobs.details ->> 'Relocation')::boolean as offers_relocation,
+        (jobs.details ->> 'DrugTestRequired')::boolean as requires_drug_test,
 
         ---------- timestamps
         jobs."PublicationStartDate" as published_at,
@@ -130,8 +104,6 @@ renamed as (
         jobs._sdc_deleted_at as deleted_at
 
     from deduplicated as jobs
-    left join salaries
-        on jobs."MatchedObjectId" = salaries.control_number
 
 )
 

@@ -5,7 +5,9 @@
     lists are opt-in streams, and an empty one says "not loaded", not "no codes".
     Codes that left the list still count: old postings keep using them.
 -#}
-{% test relationships_to_code_list(model, column_name, code_list, field='code', each_element=false) %}
+{% test relationships_to_code_list(
+    model, column_name, code_list, field='code', each_element=false
+) %}
 
 with
 
