@@ -47,7 +47,7 @@ install: $(BIN)/.installed .meltano/.installed ## Create .venv and install melta
 # --- the two commands --------------------------------------------------------------------
 
 demo: install ## Whole pipeline against the bundled fake API (no key needed); prints job_listings
-	$(BIN)/python scripts/local.py demo
+	$(BIN)/python scripts/local.py demo $(DEMO_ARGS)
 
 run: install ## Whole pipeline against the real API; needs USAJOBS_API_KEY and USAJOBS_USER_AGENT
 	$(BIN)/python scripts/local.py run

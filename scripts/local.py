@@ -23,6 +23,7 @@ import devenv
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 DEMO_DIR = devenv.ROOT / ".demo"
 EX_CONFIG = 64  # sysexits' EX_USAGE: fix the environment and run again
+DEFAULT_JOB = "usajobs-elt"
 
 
 def _meltano_env(pg_env: dict[str, str]) -> dict[str, str]:
@@ -55,7 +56,9 @@ def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str) 
     database = os.environ.get("PGDATABASE") or "usajobs"
     server.create_database(database)
     env = {**_meltano_env(server.env(database)), **extra_env}
-    command = [MELTANO, "run", job]
+    # The runtime the image runs: the run is recorded in usajobs_ops.pipeline_runs too.
+    blocks = [] if job == DEFAULT_JOB else [job]
+    command = [sys.executable, str(devenv.ROOT / "orchestrate" / "run.py"), *blocks]
     print("$", " ".join(command), flush=True)
     code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
     if code != 0:
@@ -65,14 +68,20 @@ def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str) 
     return 0
 
 
-def demo(job: str) -> int:
-    """Fake API, local Postgres, full job, then a look at the result."""
+def demo(job: str, new_postings: int = 0) -> int:
+    """Fake API, local Postgres, full job, then a look at the result.
+
+    ``new_postings`` are published today on top of the fake's usual ones, so a second
+    demo has something new to load (the dashboard's tests use it).
+    """
     DEMO_DIR.mkdir(exist_ok=True)
     with (
         devenv.postgres(DEMO_DIR / "pgdata") as server,
         devenv.fake_api("--postings", "1500") as api,
     ):
         print(f"Fake USAJobs API at {api.url}", flush=True)
+        if new_postings:
+            api.control("postings", {"add": new_postings})
         return _run_pipeline(
             server,
             {
@@ -131,11 +140,14 @@ def main() -> int:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["demo", "run", "docs"])
-    parser.add_argument("--job", default="usajobs-elt", help="meltano job or block to run")
+    parser.add_argument("--job", default=DEFAULT_JOB, help="meltano job or block to run")
+    parser.add_argument(
+        "--new-postings", type=int, default=0, help="demo: this many more, published today"
+    )
     args = parser.parse_args()
     if args.mode == "docs":
         return docs()
-    return demo(args.job) if args.mode == "demo" else run(args.job)
+    return demo(args.job, args.new_postings) if args.mode == "demo" else run(args.job)
 
 
 if __name__ == "__main__":
