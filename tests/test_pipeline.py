@@ -36,7 +36,7 @@ def test_first_run_loads_every_matching_posting_exactly_once(pipeline: Pipeline)
     expected = expected_ids(pipeline.api, Keyword=KEYWORD)
     assert len(expected) > 100, "the fake should serve several pages for the default keyword"
 
-    pipeline.run_ok("usajobs-elt")  # EL, dbt run and dbt test
+    pipeline.run_ok("usajobs-elt")  # EL, then dbt build
 
     rows = pipeline.query("select control_number::text from job_listings")
     loaded = [row[0] for row in rows]
