@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs
+.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs dashboard screenshot
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -24,6 +24,12 @@ help: ## List the targets
 $(BIN)/.installed: requirements/project.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_QUIET) --require-hashes --no-deps -r requirements/project.txt
+	touch $@
+
+# Playwright, for the dashboard's browser tests and `make screenshot` only: make demo
+# does not carry it. It drives Debian's chromium (`apt-get install chromium`).
+$(BIN)/.browser-installed: $(BIN)/.installed requirements/browser.txt
+	$(BIN)/pip install $(PIP_QUIET) --require-hashes --no-deps -r requirements/browser.txt
 	touch $@
 
 # The tap's own dev environment (its tests, ruff, mypy), apart from meltano's: singer-sdk
@@ -66,10 +72,10 @@ test-full: lint test-tap test-project-full ## Everything CI runs: the fast loop 
 test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone package
 	cd $(TAP) && .venv/bin/python -m pytest
 
-test-project: install $(TAP_VENV)/.installed ## End-to-end tests: meltano, target-postgres, dbt
+test-project: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## End-to-end tests: meltano, target-postgres, dbt, the dashboard
 	$(E2E) -m "not full"
 
-test-project-full: install $(TAP_VENV)/.installed ## End-to-end tests, the slowest cases too
+test-project-full: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## End-to-end tests, the slowest cases too
 	$(E2E)
 
 # sqlfluff lints the dbt project's SQL (transform/.sqlfluff) from a locked venv of its own.
@@ -92,7 +98,8 @@ lint: $(TAP_VENV)/.installed $(BIN)/.installed $(SQLFLUFF_VENV)/.installed ## ru
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
-	MYPYPATH=scripts $(MYPY) --python-executable $(BIN)/python scripts
+	MYPYPATH=scripts:dashboard $(MYPY) --python-executable $(BIN)/python scripts
+	MYPYPATH=dashboard $(MYPY) --python-executable $(BIN)/python dashboard
 	MYPYPATH=.ci:scripts $(MYPY) --python-executable $(BIN)/python .ci/containers.py
 	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python bench
 	MYPYPATH=tests:orchestrate:scripts:.ci $(MYPY) --python-executable $(BIN)/python $(MYPY_TESTS) tests
@@ -100,9 +107,10 @@ lint: $(TAP_VENV)/.installed $(BIN)/.installed $(SQLFLUFF_VENV)/.installed ## ru
 
 # --- maintenance ---------------------------------------------------------------------------
 
-LOCKS := project tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres container ops \
+LOCKS := project browser tap-usajobs tap-usajobs-dev target-postgres target-jsonl dbt-postgres \
+	container ops sqlfluff
+HASHED_LOCKS := project browser container ops tap-usajobs target-postgres target-jsonl dbt-postgres \
 	sqlfluff
-HASHED_LOCKS := project container ops tap-usajobs target-postgres target-jsonl dbt-postgres sqlfluff
 
 lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in file
 	for name in $(LOCKS); do \
@@ -119,6 +127,12 @@ clean: ## Remove environments, installed plugins and local demo data
 
 settings-docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml) from the tap's schema
 	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python scripts/settings_docs.py
+
+dashboard: install ## Build the dashboard over the demo database (after make demo) and serve it
+	$(BIN)/python scripts/local.py dashboard
+
+screenshot: install $(BIN)/.browser-installed ## Regenerate docs/img/dashboard.png, the README's picture, from the demo database
+	$(BIN)/python scripts/local.py screenshot
 
 docs: install ## The data dictionary: dbt's docs site over the demo database, in output/dbt-docs (after make demo)
 	$(BIN)/python scripts/local.py docs

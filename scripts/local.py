@@ -11,14 +11,21 @@ Run with the project venv: ``.venv/bin/python scripts/local.py demo|run``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
 
+import build  # dashboard/build.py
 import devenv
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 DEMO_DIR = devenv.ROOT / ".demo"
@@ -117,6 +124,26 @@ def run(job: str) -> int:
 
 def docs() -> int:
     """Build dbt's docs site over the demo database: one static page in output/dbt-docs."""
+    with _demo_database() as pg_env:
+        if pg_env is None:
+            return EX_CONFIG
+        target = devenv.ROOT / "output" / "dbt-docs"
+        env = {**_meltano_env(pg_env), "DBT_TARGET_PATH": str(target)}
+        command = [MELTANO, "run", "dbt-postgres:docs-generate"]
+        print("$", " ".join(command), flush=True)
+        code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
+    if code == 0:
+        print(f"\nThe data dictionary: {target / 'static_index.html'} (open it in a browser)")
+    return code
+
+
+DASHBOARD_DIR = devenv.ROOT / "output" / "dashboard"
+SCREENSHOT = devenv.ROOT / "docs" / "img" / "dashboard.png"
+
+
+@contextlib.contextmanager
+def _demo_database() -> Iterator[dict[str, str] | None]:
+    """The PG* variables of the demo database, or None (and a message) if it has none."""
     database = os.environ.get("PGDATABASE") or "usajobs"
     DEMO_DIR.mkdir(exist_ok=True)
     with devenv.postgres(DEMO_DIR / "pgdata") as server:
@@ -125,28 +152,59 @@ def docs() -> int:
             exists = known.fetchone() is not None
         if not exists:
             print(f"No database {database!r}: run `make demo` first.", file=sys.stderr)
+            yield None
+        else:
+            yield server.env(database)
+
+
+def _build_dashboard(pg_env: dict[str, str]) -> None:
+    os.environ.update(pg_env)
+    seconds = build.build(DASHBOARD_DIR)
+    print(f"Built {DASHBOARD_DIR} in {seconds:.1f} s")
+
+
+def dashboard() -> int:
+    """Build the dashboard over the demo database and serve it until Ctrl-C."""
+    with _demo_database() as pg_env:
+        if pg_env is None:
             return EX_CONFIG
-        target = devenv.ROOT / "output" / "dbt-docs"
-        env = {**_meltano_env(server.env(database)), "DBT_TARGET_PATH": str(target)}
-        command = [MELTANO, "run", "dbt-postgres:docs-generate"]
-        print("$", " ".join(command), flush=True)
-        code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
-        if code == 0:
-            print(f"\nThe data dictionary: {target / 'static_index.html'} (open it in a browser)")
-        return code
+        _build_dashboard(pg_env)
+    build.serve(DASHBOARD_DIR, int(os.environ.get("DASHBOARD_PORT", "8050")))
+    return 0
+
+
+def screenshot() -> int:
+    """Rebuild the dashboard and save the job market page as the README's picture."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415  # make screenshot installs it
+
+    with _demo_database() as pg_env:
+        if pg_env is None:
+            return EX_CONFIG
+        _build_dashboard(pg_env)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto((DASHBOARD_DIR / "index.html").as_uri())
+        page.screenshot(path=str(SCREENSHOT))
+        browser.close()
+    print(f"Saved {SCREENSHOT}")
+    return 0
 
 
 def main() -> int:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=["demo", "run", "docs"])
+    parser.add_argument("mode", choices=["demo", "run", "docs", "dashboard", "screenshot"])
     parser.add_argument("--job", default=DEFAULT_JOB, help="meltano job or block to run")
     parser.add_argument(
         "--new-postings", type=int, default=0, help="demo: this many more, published today"
     )
     args = parser.parse_args()
-    if args.mode == "docs":
-        return docs()
+    if args.mode in ("docs", "dashboard", "screenshot"):
+        return {"docs": docs, "dashboard": dashboard, "screenshot": screenshot}[args.mode]()
     return demo(args.job, args.new_postings) if args.mode == "demo" else run(args.job)
 
 
