@@ -94,7 +94,7 @@ MYPY := $(TAP_VENV)/bin/mypy --config-file mypy.ini
 MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls \
 	--allow-any-generics --no-warn-return-any
 
-lint: $(TAP_VENV)/.installed $(BIN)/.installed $(SQLFLUFF_VENV)/.installed ## ruff and mypy on all our Python, sqlfluff on the dbt project
+lint: $(TAP_VENV)/.installed $(BIN)/.browser-installed $(SQLFLUFF_VENV)/.installed ## ruff and mypy on all our Python, sqlfluff on the dbt project
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
