@@ -70,7 +70,7 @@ test: lint test-tap test-project ## The fast loop: lint, the tap's tests, end to
 test-full: lint test-tap test-project-full ## Everything CI runs: the fast loop plus the slowest fault cases
 
 test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone package
-	cd $(TAP) && .venv/bin/python -m pytest
+	cd $(TAP) && .venv/bin/python -m pytest -n auto --maxprocesses 4
 
 test-project: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## End-to-end tests: meltano, target-postgres, dbt, the dashboard
 	$(E2E) -m "not full"

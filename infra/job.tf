@@ -48,6 +48,12 @@ resource "google_cloud_run_v2_job" "pipeline" {
           value = var.usajobs_user_agent
         }
 
+        # After each run the dashboard is rebuilt and uploaded there (dashboard.tf).
+        env {
+          name  = "DASHBOARD_BUCKET"
+          value = google_storage_bucket.dashboard.name
+        }
+
         env {
           name = "TAP_USAJOBS_API_KEY"
           value_source {
@@ -108,5 +114,6 @@ resource "google_cloud_run_v2_job" "pipeline" {
     # The job cannot start a task before its identity may read the secrets.
     google_secret_manager_secret_iam_member.runtime_reads_api_key,
     google_secret_manager_secret_iam_member.runtime_reads_database_url,
+    google_storage_bucket_iam_member.runtime_publishes_dashboard,
   ]
 }

@@ -25,6 +25,7 @@ locals {
       "monitoring.googleapis.com",
       "run.googleapis.com",
       "secretmanager.googleapis.com",
+      "storage.googleapis.com",
     ],
     local.uses_cloudsql ? ["sqladmin.googleapis.com"] : [],
   ))

@@ -52,3 +52,8 @@ output "alert_policy" {
   description = "ID of the alert policy on failed executions."
   value       = google_monitoring_alert_policy.execution_failed.id
 }
+
+output "dashboard_url" {
+  description = "The dashboard, for var.dashboard_viewers (signed in with their Google identity)."
+  value       = "https://storage.cloud.google.com/${google_storage_bucket.dashboard.name}/index.html"
+}

@@ -119,8 +119,9 @@ variable "extra_env" {
     condition = length(setintersection(keys(var.extra_env), [
       "TAP_USAJOBS_API_KEY", "TAP_USAJOBS_USER_AGENT", "DATABASE_URL", "MELTANO_ENVIRONMENT",
       "USAJOBS_LOG_FORMAT", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_TASK_ATTEMPT",
+      "DASHBOARD_BUCKET",
     ])) == 0
-    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, USAJOBS_LOG_FORMAT, CLOUD_RUN_*)."
+    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, USAJOBS_LOG_FORMAT, DASHBOARD_BUCKET, CLOUD_RUN_*)."
   }
 
   validation {
@@ -285,5 +286,20 @@ variable "notification_channels" {
       can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", channel))
     ])
     error_message = "notification_channels entries must look like projects/PROJECT/notificationChannels/123."
+  }
+}
+
+# --- dashboard ----------------------------------------------------------------------------
+
+variable "dashboard_viewers" {
+  description = "Who may open the dashboard (roles/storage.objectViewer on its bucket), as IAM members: user:, group:, serviceAccount: or domain:. Empty: only project owners."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for member in var.dashboard_viewers : can(regex("^(user|group|serviceAccount|domain):[^ ]+$", member))
+    ])
+    error_message = "dashboard_viewers entries must be IAM members such as group:analysts@example.com (no public principals)."
   }
 }

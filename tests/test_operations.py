@@ -92,6 +92,7 @@ def test_json_logs_carry_the_run_id_and_the_tap_summary(pipeline: Pipeline) -> N
     assert summary["total_requests"] == run["requests"]
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
     pipeline: Pipeline,
 ) -> None:
@@ -123,6 +124,7 @@ def test_a_sharp_drop_in_a_query_result_count_fails_the_run_and_is_recorded(
     assert pipeline.runs()[-1]["status"] == "succeeded"
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_dry_run_validates_and_counts_but_loads_and_saves_nothing(pipeline: Pipeline) -> None:
     result = pipeline.entrypoint("--dry-run", TAP_USAJOBS_KEYWORDS=NURSE)
 

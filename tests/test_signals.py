@@ -259,6 +259,7 @@ def test_sigkill_of_the_entrypoint_recovers_once_the_heartbeat_is_stale(
 # --- SIGTERM and SIGINT -----------------------------------------------------------------------
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_sigterm_to_the_entrypoint_stops_the_run_and_the_rerun_completes(
     pipeline: Pipeline, start: Any
 ) -> None:

@@ -179,7 +179,12 @@ def test_no_secret_value_passes_through_terraform(
 def test_plain_env_vars_carry_no_secret(terraform: dict[str, Any]) -> None:
     container = job_container(terraform)
     plain = {entry["name"] for entry in container["env"] if "value" in entry}
-    assert plain == {"MELTANO_ENVIRONMENT", "TAP_USAJOBS_USER_AGENT", "USAJOBS_LOG_FORMAT"}
+    assert plain == {
+        "MELTANO_ENVIRONMENT",
+        "TAP_USAJOBS_USER_AGENT",
+        "USAJOBS_LOG_FORMAT",
+        "DASHBOARD_BUCKET",
+    }
     # extra_env's rules refuse secret-looking and reserved names.
     rules = " ".join(rule["condition"] for rule in terraform["variable"]["extra_env"]["validation"])
     found = re.search(r'regex\("(\([^"]+\))", key\)', rules)
@@ -221,7 +226,9 @@ def test_iam_grants_only_what_each_identity_needs(terraform: dict[str, Any]) -> 
         if not kind.endswith("_iam_member"):
             continue
         for body in resources.values():
-            scope = body.get("secret_id") or body.get("name") or body.get("project")
+            scope = (
+                body.get("secret_id") or body.get("name") or body.get("bucket") or body.get("project")
+            )
             grants.add((kind, scope, body["role"], body["member"]))
     assert grants == {
         (
@@ -248,7 +255,33 @@ def test_iam_grants_only_what_each_identity_needs(terraform: dict[str, Any]) -> 
             "roles/run.invoker",
             SCHEDULER_MEMBER,
         ),
+        # The job writes the dashboard's objects; its viewers may only read them.
+        (
+            "google_storage_bucket_iam_member",
+            "${google_storage_bucket.dashboard.name}",
+            "roles/storage.objectUser",
+            RUNTIME_MEMBER,
+        ),
+        (
+            "google_storage_bucket_iam_member",
+            "${google_storage_bucket.dashboard.name}",
+            "roles/storage.objectViewer",
+            "${each.value}",
+        ),
     }
+
+
+def test_the_dashboard_bucket_is_private_and_only_named_viewers_read_it(
+    terraform: dict[str, Any],
+) -> None:
+    bucket = resource(terraform, "google_storage_bucket", "dashboard")
+    assert bucket["public_access_prevention"] == "enforced"
+    assert bucket["uniform_bucket_level_access"] is True
+    assert accepts(terraform, "dashboard_viewers", "group:analysts@example.com")
+    assert not accepts(terraform, "dashboard_viewers", "allUsers")
+    assert not accepts(terraform, "dashboard_viewers", "allAuthenticatedUsers")
+    env = env_by_name(job_container(terraform))
+    assert env["DASHBOARD_BUCKET"]["value"] == "${google_storage_bucket.dashboard.name}"
 
 
 def test_the_one_project_level_grant_is_conditional_on_one_instance(

@@ -16,6 +16,7 @@ Configured only through the environment:
   USAJOBS_LOG_FORMAT                            text (default) or json (Cloud Logging's keys)
   USAJOBS_RUN_ID                                default: a new UUID; on every log line
   USAJOBS_ALERT_DROP_PERCENT, _MIN_ROWS         the result-count alert (runlog.py)
+  DASHBOARD_BUCKET                              after each run, publish the dashboard there
 
 Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
 carries it) and recorded with its outcome, record counts, requests and retries in
@@ -339,11 +340,24 @@ def _start(run: Run, settings: runlog.Settings) -> int:
         run.status = stopped.exit_code
     status = run.final_status()
     status = _record(run, table, settings, status)
+    if bucket := os.environ.get("DASHBOARD_BUCKET"):
+        _publish_dashboard(run, bucket)
     if status == 0:
         log("run succeeded")
     else:
         log(f"run failed with exit code {status}", "ERROR")
     return status
+
+
+def _publish_dashboard(run: Run, bucket: str) -> None:
+    """Rebuild the dashboard and upload it, whatever the run's outcome.
+
+    Its health page shows this run, failed or not. A failure to publish is logged; it
+    does not change the run's exit code.
+    """
+    command = [sys.executable, str(ROOT / "dashboard" / "publish.py"), "--bucket", bucket]
+    if run.children.run(command).code:
+        run.log(f"the dashboard was not published to {bucket} (the lines above say why)", "ERROR")
 
 
 def _steps(run: Run) -> None:
