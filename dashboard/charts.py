@@ -38,6 +38,14 @@ def _ticks(top: float) -> list[float]:
     return [i * step for i in range(int(top // step) + 2) if i * step <= top + step]
 
 
+def _ticks_at(count: int) -> list[tuple[int, str]]:
+    """Which points get a date under the axis: first, middle and last, each once."""
+    if count == 1:
+        return [(0, "middle")]
+    chosen = {0: "start", count // 2: "middle", count - 1: "end"}
+    return sorted(chosen.items())
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) or abs(value) >= 10 else f"{value:,.1f}"  # noqa: PLR2004
 
@@ -90,7 +98,7 @@ def line_chart(points: Sequence[tuple[date, float]], *, label: str, y_label: str
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.2" fill="{COLORS[0]}">'
             f"<title>{day.isoformat()}: {_number(value)}</title></circle>"
         )
-    for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")):
+    for i, anchor in _ticks_at(len(points)):
         x, _ = xy(i, 0)
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - 8}" class="tick" text-anchor="{anchor}">'
@@ -123,7 +131,7 @@ def column_chart(
                 f'height="{height:.1f}" fill="{COLORS[s % len(COLORS)]}">'
                 f"<title>{days[i].isoformat()} {escape(name)}: {_number(value)}</title></rect>"
             )
-    for i, anchor in ((0, "start"), (len(days) // 2, "middle"), (len(days) - 1, "end")):
+    for i, anchor in _ticks_at(len(days)):
         parts.append(
             f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - 8}" class="tick" '
             f'text-anchor="{anchor}">{days[i].isoformat()}</text>'
