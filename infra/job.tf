@@ -1,5 +1,5 @@
 # The pipeline as a Cloud Run job: each execution runs the image's entrypoint
-# (orchestrate/run.py, job usajobs-elt: extract, load, dbt build) and
+# (orchestrate/run.py, job usajobs-elt: extract, load, dbt build-audit and publish) and
 # exits 0, 64 (bad configuration), 69 (database unreachable) or the run's own code.
 # Keep infra/cloudrun-job.yaml, the same job for `gcloud run jobs replace`, in step.
 

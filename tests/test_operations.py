@@ -249,6 +249,8 @@ def test_the_run_table_survives_a_database_restart(
 def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: Pipeline) -> None:
     narrow = {"TAP_USAJOBS_KEYWORDS": NURSE}
     first, second = sorted(expected_ids(pipeline.api, Keyword="nurse"))[:2]
+    assert pipeline.entrypoint(**narrow).returncode == 0
+    published = pipeline.query("select * from job_listings order by control_number")
     bad = {
         # Closes a year before it was published.
         first: {
@@ -268,7 +270,7 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     }
     assert sorted(pipeline.api.control("postings", {"update": bad})["updated"]) == sorted(bad)
 
-    result = pipeline.entrypoint(**narrow)
+    result = pipeline.entrypoint(**narrow, TAP_USAJOBS_FULL_SCAN_EVERY_HOURS="0")
 
     assert result.returncode == 1, result.stderr[-4000:]
     failures = [line for line in result.stderr.splitlines() if "FAIL" in line]
@@ -277,11 +279,42 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     assert "salary_min" in failed_tests, failures
     # The load itself committed: the raw rows and the bookmark are there to look at.
     loaded = pipeline.query(
-        'select count(*) from usajobs.jobs where "MatchedObjectId" in (%s, %s)', first, second
+        'select count(*) from usajobs.jobs where "MatchedObjectId" in (%s, %s)'
+        ' and "ApplicationCloseDate" < "PublicationStartDate"',
+        first,
+        second,
     )
-    assert loaded == [(2,)]
+    assert loaded == [(1,)]
     assert json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]
     assert pipeline.runs()[-1]["status"] == "failed"
+    # Write-audit-publish: the failed build stayed in the audit schema; what analysts
+    # read is the last build that passed, row for row.
+    assert pipeline.query("select * from job_listings order by control_number") == published
+    assert pipeline.query(
+        "select count(*) from public_audit.job_listings where closes_at < published_at"
+    ) == [(1,)]
+
+
+def test_history_stays_whole_through_write_audit_publish(pipeline: Pipeline) -> None:
+    narrow = {"TAP_USAJOBS_KEYWORDS": NURSE, "TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
+    posting = sorted(expected_ids(pipeline.api, Keyword="nurse"))[0]
+    assert pipeline.entrypoint(**narrow).returncode == 0
+    versions = pipeline.query("select count(*) from job_listing_versions")[0][0]
+    later = {posting: {"ApplicationCloseDate": "2099-01-31T23:59:59.9970000Z"}}
+    pipeline.api.control("postings", {"update": later})
+
+    assert pipeline.entrypoint(**narrow).returncode == 0
+
+    # The second build continued the published history (one new version), not a copy
+    # of it made from scratch.
+    assert pipeline.query("select count(*) from job_listing_versions")[0][0] == versions + 1
+    changes = pipeline.query(
+        "select field, new_value from job_listing_changes where control_number = %s", posting
+    )
+    assert changes == [("closes_at", "2099-01-31 23:59:59.997")]
+    assert pipeline.query(
+        "select count(*) from information_schema.tables where table_schema = 'public_audit'"
+    ) == [(0,)], "a publish moves every audited mart"
 
 
 def _full_scan(reported: int, *, full: bool = True) -> dict[str, Any]:

@@ -88,10 +88,10 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("TAP_USAJOBS_API_KEY", "TAP_USAJOBS_USER_AGENT")
 DEFAULT_JOB = "usajobs-elt"
 LOAD = ["tap-usajobs", "target-postgres"]
-#: One `dbt build`: each model is tested as soon as it is built, and a model whose
-#: upstream tests failed is skipped, so a mart is never rebuilt from rows that failed a
-#: test (and one dbt process parses the project once, not twice).
-TRANSFORM = ["dbt-postgres:build"]
+#: Write-audit-publish (ADR 19): build and test the marts in the audit schema, then,
+#: only if every test passed, move them into public in one transaction. A failing test
+#: leaves the published marts as they were.
+TRANSFORM = ["dbt-postgres:build-audit", "dbt-postgres:publish"]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: meltano's words when the target failed (alone, or with the tap).

@@ -85,7 +85,7 @@ def test_job_runs_with_no_arguments_and_state_survives_a_fresh_container(
         r"meltano --environment prod run --run-id [0-9a-f-]{36} tap-usajobs target-postgres",
         first.stdout,
     )
-    assert "dbt-postgres" in first.stdout, "the job is EL, then dbt build"
+    assert "dbt-postgres" in first.stdout, "the job is EL, then dbt build-audit and publish"
     first_searches = pipeline.searches()
     assert len(first_searches) > 1, "the first run must page through the whole result"
     assert all("DatePosted" not in request["params"] for request in first_searches)
