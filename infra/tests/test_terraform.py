@@ -226,9 +226,8 @@ def test_iam_grants_only_what_each_identity_needs(terraform: dict[str, Any]) -> 
         if not kind.endswith("_iam_member"):
             continue
         for body in resources.values():
-            scope = (
-                body.get("secret_id") or body.get("name") or body.get("bucket") or body.get("project")
-            )
+            keys = ("secret_id", "name", "bucket", "project")
+            scope = next((body[key] for key in keys if body.get(key)), None)
             grants.add((kind, scope, body["role"], body["member"]))
     assert grants == {
         (
