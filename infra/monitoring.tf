@@ -1,5 +1,42 @@
-# An alert when an execution of the job ends failed: after every task has used its
-# retries, whatever the exit code (64 configuration, 69 database, or the run's own).
+# Two alerts, told to the channels below and to var.notification_channels:
+#   execution_failed - an execution of the job ended failed: after every task has used
+#                      its retries, whatever the exit code (64, 69, or the run's own);
+#   no_success       - no execution succeeded for 26 hours: the schedule is paused or
+#                      broken, or every run fails (metric absence: silence alerts too).
+
+locals {
+  notification_channels = concat(
+    var.notification_channels,
+    [for channel in google_monitoring_notification_channel.email : channel.id],
+    [for channel in google_monitoring_notification_channel.webhook : channel.id],
+  )
+}
+
+resource "google_monitoring_notification_channel" "email" {
+  for_each = toset(var.alert_emails)
+
+  project      = var.project_id
+  display_name = "${var.name} alerts: ${each.value}"
+  type         = "email"
+  labels = {
+    email_address = each.value
+  }
+  user_labels = local.labels
+}
+
+# A chat or paging webhook (a Slack incoming webhook, a paging service's endpoint). Its
+# URL usually carries a token, so the variable is sensitive: plans do not show it.
+resource "google_monitoring_notification_channel" "webhook" {
+  count = var.alert_webhook_url == "" ? 0 : 1
+
+  project      = var.project_id
+  display_name = "${var.name} alerts: webhook"
+  type         = "webhook_tokenauth"
+  labels = {
+    url = var.alert_webhook_url
+  }
+  user_labels = local.labels
+}
 
 resource "google_monitoring_alert_policy" "execution_failed" {
   project      = var.project_id
@@ -36,7 +73,7 @@ resource "google_monitoring_alert_policy" "execution_failed" {
     auto_close = "86400s"
   }
 
-  notification_channels = var.notification_channels
+  notification_channels = local.notification_channels
   user_labels           = local.labels
 
   documentation {
@@ -53,6 +90,60 @@ resource "google_monitoring_alert_policy" "execution_failed" {
           gcloud logging read 'resource.type="cloud_run_job" AND resource.labels.job_name="${var.name}"' --project ${var.project_id} --freshness 1d --limit 50
 
       See docs/deploy-gcp.md, "When a run fails".
+    EOT
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_monitoring_alert_policy" "no_success" {
+  project      = var.project_id
+  display_name = "${var.name}: no successful run in ${var.no_success_alert_hours} h"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "${var.name} has not succeeded for ${var.no_success_alert_hours} h"
+
+    condition_absent {
+      filter = join(" AND ", [
+        "resource.type = \"cloud_run_job\"",
+        "resource.labels.job_name = \"${google_cloud_run_v2_job.pipeline.name}\"",
+        "metric.type = \"run.googleapis.com/job/completed_execution_count\"",
+        "metric.labels.result = \"succeeded\"",
+      ])
+      duration = "${var.no_success_alert_hours * 3600}s"
+
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  notification_channels = local.notification_channels
+  user_labels           = local.labels
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${var.name}: no successful run in ${var.no_success_alert_hours} hours"
+    content   = <<-EOT
+      No execution of Cloud Run job `${var.name}` (project `${var.project_id}`) has
+      succeeded for ${var.no_success_alert_hours} hours: the data is going stale. Either
+      the schedule is paused or broken (nothing ran), or every run failed.
+
+          gcloud scheduler jobs describe ${var.name}-schedule --project ${var.project_id} --location ${var.region}
+          gcloud run jobs executions list --job ${var.name} --project ${var.project_id} --region ${var.region} --limit 5
+
+      See docs/runbook.md, "No successful run for a day".
     EOT
   }
 

@@ -303,3 +303,37 @@ variable "dashboard_viewers" {
     error_message = "dashboard_viewers entries must be IAM members such as group:analysts@example.com (no public principals)."
   }
 }
+
+variable "alert_emails" {
+  description = "Email addresses told when an execution fails or no run succeeds for no_success_alert_hours (one Monitoring email channel each)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.alert_emails : can(regex("^[^@ ]+@[^@ ]+\\.[^@ ]+$", email))])
+    error_message = "alert_emails entries must be email addresses."
+  }
+}
+
+variable "alert_webhook_url" {
+  description = "Optional https URL of a webhook (chat or paging) told of the same alerts. Sensitive: it usually carries a token."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.alert_webhook_url == "" || can(regex("^https://", var.alert_webhook_url))
+    error_message = "alert_webhook_url must be an https URL, or empty."
+  }
+}
+
+variable "no_success_alert_hours" {
+  description = "Alert when no execution has succeeded for this many hours: the daily schedule plus a grace period."
+  type        = number
+  default     = 26
+
+  validation {
+    condition     = var.no_success_alert_hours >= 2 && floor(var.no_success_alert_hours) == var.no_success_alert_hours
+    error_message = "no_success_alert_hours must be a whole number, at least 2."
+  }
+}

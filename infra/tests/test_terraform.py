@@ -405,8 +405,38 @@ def test_alert_fires_on_failed_executions_of_this_job(terraform: dict[str, Any])
         assert part in condition["filter"], part
     assert condition["comparison"] == "COMPARISON_GT"
     assert condition["threshold_value"] == 0
-    assert policy["notification_channels"] == "${var.notification_channels}"
+    assert policy["notification_channels"] == "${local.notification_channels}"
     assert accepts(terraform, "notification_channels", "projects/p/notificationChannels/123")
+
+
+def test_silence_alerts_too_when_no_run_succeeds_for_a_day(terraform: dict[str, Any]) -> None:
+    policy = resource(terraform, "google_monitoring_alert_policy", "no_success")
+    condition = block(policy, "conditions", "condition_absent")
+    assert 'metric.labels.result = \\"succeeded\\"' in condition["filter"]
+    assert (
+        'resource.labels.job_name = \\"${google_cloud_run_v2_job.pipeline.name}\\"'
+        in (condition["filter"])
+    )
+    assert condition["duration"] == "${var.no_success_alert_hours * 3600}s"
+    assert default(terraform, "no_success_alert_hours") == 26
+    assert policy["notification_channels"] == "${local.notification_channels}"
+
+
+def test_alerts_reach_people_by_email_and_an_optional_webhook(terraform: dict[str, Any]) -> None:
+    # Both policies notify the given channels plus one email channel per address and
+    # the webhook, when one is set; the webhook's URL never shows in a plan.
+    (channels,) = [
+        b["notification_channels"] for b in terraform["locals"] if "notification_channels" in b
+    ]
+    assert "var.notification_channels" in channels
+    assert "google_monitoring_notification_channel.email" in channels
+    assert "google_monitoring_notification_channel.webhook" in channels
+    email = resource(terraform, "google_monitoring_notification_channel", "email")
+    assert email["for_each"] == "${toset(var.alert_emails)}"
+    assert email["type"] == "email"
+    assert terraform["variable"]["alert_webhook_url"]["sensitive"] is True
+    assert accepts(terraform, "alert_emails", "oncall@example.com")
+    assert not accepts(terraform, "alert_emails", "oncall")
 
 
 def test_registry_tags_are_immutable(terraform: dict[str, Any]) -> None:
