@@ -66,7 +66,11 @@ RUN install -d -o "${APP_UID}" -g "${APP_UID}" transform/logs output
 # Meltano's system database (state, run history) lives in the pipeline's own PostgreSQL,
 # schema "meltano", reached through PG* like everything else (ADR 0008). The project is
 # read-only: a run never edits meltano.yml or installs anything.
+# The commit the image was built from, recorded with every run (pipeline_runs.versions):
+# docker build --build-arg USAJOBS_REVISION="$(git rev-parse HEAD)" .
+ARG USAJOBS_REVISION=""
 ENV PATH=/opt/meltano/bin:$PATH \
+    USAJOBS_REVISION=${USAJOBS_REVISION} \
     PYTHONUNBUFFERED=1 \
     MELTANO_PROJECT_READONLY=1 \
     MELTANO_ENVIRONMENT=prod \

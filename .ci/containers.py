@@ -164,6 +164,17 @@ def _make_base_tarball(tarball: Path) -> None:
         print(f"base rootfs ready in {time.monotonic() - started:.0f} s: {tarball}", flush=True)
 
 
+def revision() -> str:
+    """The commit being built, for pipeline_runs.versions; "" outside a git checkout."""
+    result = subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
 def base_image() -> str:
     """The local base image tag; made from the cached tarball, or a fresh one when needed."""
     cache = cache_dir()
@@ -197,6 +208,7 @@ def build(context: Path = ROOT, tag: str = IMAGE, log: Path | None = None) -> st
     command = [
         "buildah", "build", "--isolation", "chroot", "--layers", "--format", "docker",
         "--build-arg", f"BASE_IMAGE={base}",
+        "--build-arg", f"USAJOBS_REVISION={revision()}",
         "--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
         "--volume", f"{uv_toml}:/etc/uv/uv.toml:ro",
         "--tag", tag, str(context),

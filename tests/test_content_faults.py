@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import devenv
@@ -22,6 +23,7 @@ from conftest import (
     MELTANO,
     ROOT,
     RUN,
+    RUN_TIMEOUT,
     Pipeline,
     expected_ids,
     search_requests,
@@ -300,17 +302,20 @@ def test_a_format_change_on_every_posting_stops_before_it_nulls_good_dates(
 
 
 @pytest.mark.full  # slow; `make test-full` and CI run it
-def test_two_dbt_runs_at_once_both_succeed(pipeline: Pipeline) -> None:
-    # A scheduler's retry beside the daily run, or a backfill beside it: both build the
-    # same models in the same database (and from the same project folder).
+def test_a_backfill_beside_the_daily_run_both_succeed(pipeline: Pipeline) -> None:
+    # Both rebuild models in one database from one project folder. dbt replaces a view by
+    # dropping the old one with CASCADE (taking the views built on it) and publishing
+    # moves whole tables, so interleaved they would break each other: they take turns.
     assert pipeline.entrypoint().returncode == 0
-    logs = [pipeline.state_dir / f"dbt-{index}.log" for index in range(2)]
+    today = datetime.now(timezone.utc).date()
+    window = [(today - timedelta(days=days)).isoformat() for days in (200, 120)]
+    logs = [pipeline.state_dir / f"run-{index}.log" for index in range(2)]
     runs = []
-    for log in logs:
+    for log, args in zip(logs, [[], ["--backfill", *window]], strict=True):
         with log.open("w") as stderr:
             runs.append(
                 subprocess.Popen(  # noqa: S603
-                    [*RUN, "dbt-postgres:run"],
+                    [*RUN, *args],
                     cwd=ROOT,
                     env=pipeline.env(MELTANO_BIN=MELTANO),
                     stdout=subprocess.DEVNULL,
@@ -318,9 +323,14 @@ def test_two_dbt_runs_at_once_both_succeed(pipeline: Pipeline) -> None:
                 )
             )
 
-    codes = [run.wait(timeout=300) for run in runs]
+    codes = [run.wait(timeout=RUN_TIMEOUT) for run in runs]
 
     assert codes == [0, 0], [log.read_text()[-3000:] for log in logs]
+    assert {run["mode"]: run["status"] for run in pipeline.runs()[1:]} == {
+        "run": "succeeded",
+        "backfill": "succeeded",
+    }
+    assert pipeline.query("select count(*) > 0 from historic_job_listings") == [(True,)]
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -357,3 +367,37 @@ def test_a_malformed_system_database_uri_is_never_echoed(pipeline: Pipeline) -> 
     assert result.returncode == EX_UNAVAILABLE, result.stderr[-4000:]
     assert "MELTANO_DATABASE_URI" in result.stderr
     assert "pw-5c1b7e" not in result.stderr + result.stdout
+
+
+def test_fields_the_schema_lacks_are_counted_in_the_run_record_and_named_in_the_log(
+    pipeline: Pipeline,
+) -> None:
+    first, second = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[:2]
+    mutate(
+        pipeline,
+        {
+            first: [{"path": f"{DESCRIPTOR}/HiringIncentive", "value": "Recruitment bonus"}],
+            second: [
+                {"path": f"{DESCRIPTOR}/HiringIncentive", "value": "Student loan repayment"},
+                {"path": f"{DESCRIPTOR}/UserArea/Details/PayTransparency", "value": "Y"},
+            ],
+        },
+    )
+
+    result = pipeline.entrypoint()
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    ((drift,),) = pipeline.query(
+        "select schema_drift from usajobs_ops.pipeline_runs order by started_at desc limit 1"
+    )
+    assert drift == {"jobs": {"/HiringIncentive": 2, "/UserArea/Details/PayTransparency": 1}}
+    warning = next(line for line in result.stderr.splitlines() if "schema does not have" in line)
+    assert "jobs /HiringIncentive (2 rows)" in warning
+    # Nothing was dropped: the values are in the loaded rows.
+    kept = pipeline.query(
+        """select unreadable_values -> '/HiringIncentive',
+                  "UserArea" -> 'Details' ->> 'PayTransparency'
+           from usajobs.jobs where "MatchedObjectId" = %s""",
+        second,
+    )
+    assert kept == [("Student loan repayment", "Y")]

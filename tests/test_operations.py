@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import devenv
 import pytest
+import tomllib
 from conftest import KEYWORD, ROOT, RUN, STATE_ID, expected_ids, search_requests
 from runtime import cli, runlog
 from runtime.logs import Log
@@ -62,7 +64,27 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
         f"keyword={KEYWORD!r}": {"reported": loaded, "full_scan": True, "complete": True}
     }
     assert run["alerts"] is None
+    assert run["schema_drift"] is None
     assert str(run["run_id"]) in first.stderr
+    # What ran: this checkout's commit and the versions of every part.
+    head = subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert run["versions"]["revision"].removesuffix("-dirty") == head
+    tap = tomllib.loads((ROOT / "tap-usajobs" / "pyproject.toml").read_text())
+    assert run["versions"]["tap_usajobs"] == tap["project"]["version"]
+    for part in ("meltano", "tap_singer_sdk", "target_postgres", "dbt_core", "dbt_postgres"):
+        assert re.fullmatch(r"\d+\.\d+\.\d+\S*", run["versions"][part] or ""), part
+    # Every row it loaded falls within its run.
+    assert pipeline.query(
+        "select count(*) from usajobs.jobs where _sdc_batched_at"
+        " between (%s at time zone 'utc') and (%s at time zone 'utc')",
+        run["started_at"],
+        run["ended_at"],
+    ) == [(loaded,)]
 
     # A failing run is recorded as failed, with meltano's exit code.
     pipeline.api.control("faults", [{"kind": "status", "status": 400}])

@@ -68,7 +68,7 @@ from pathlib import Path
 
 import psycopg
 
-from runtime import cloud_env, preflight, runlog
+from runtime import cloud_env, preflight, runlog, versions
 from runtime.children import Children, StoppedError
 from runtime.dry_run import dry_run
 from runtime.logs import FORMATS, Log
@@ -237,9 +237,16 @@ class Run:
             self.step(command, env)
 
     def transform(self, command: list[str]) -> None:
-        """The dbt step, only after a successful EL."""
+        """The dbt step, only after a successful EL, and never beside another run's.
+
+        dbt replaces a view by renaming it and dropping the old one with CASCADE, which
+        drops the views built on it; write-audit-publish moves whole tables. Two runs
+        interleaving (a retry beside the daily run, a backfill, the last shards) would
+        break each other, so every run's dbt step holds one lock in the database.
+        """
         if self.status == 0:
-            self.status = self.children.run(command).code
+            with advisory_lock("usajobs-dbt"):
+                self.status = self.children.run(command).code
 
     def final_status(self) -> int:
         """A step's failure, else the tap's code for an incomplete or refused read, else 0."""
@@ -378,11 +385,10 @@ def _steps(run: Run) -> None:
         run.transform(run.meltano_run("dbt-postgres:build-historic"))
     elif request.blocks == [DEFAULT_JOB] and run.shard:
         # One shard: its queries under its own state ID; the first load alone (it creates
-        # the raw tables), then dbt under a lock, so the last shard builds over everything.
+        # the raw tables), then dbt, in turn, so the last shard builds over everything.
         with advisory_lock("usajobs-first-load", until="usajobs.jobs"):
             run.extract_load(run.meltano_run(*LOAD, force=force, state_suffix=run.shard))
-        with advisory_lock("usajobs-dbt"):
-            run.transform(run.meltano_run(*TRANSFORM))
+        run.transform(run.meltano_run(*TRANSFORM))
     elif request.blocks == [DEFAULT_JOB]:
         # The job in orchestrate/jobs.meltano.yml, as its two steps: EL, then dbt.
         run.extract_load(run.meltano_run(*LOAD, force=force))
@@ -401,12 +407,27 @@ def _record(run: Run, table: runlog.RunLog, settings: runlog.Settings, status: i
     except runlog.SummaryError as exc:
         log(str(exc), "WARNING", component="runlog")
         summary = None
+    if drift := runlog.schema_drift(summary):
+        named = ", ".join(
+            f"{stream} {path} ({rows} rows)"
+            for stream, paths in sorted(drift.items())
+            for path, rows in sorted(paths.items())
+        )
+        log(
+            f"the API sent fields the tap's schema does not have: {named}; they are kept in"
+            " unreadable_values or the nested JSON, and counted in pipeline_runs.schema_drift"
+            " (docs/runbook.md, 'Schema change in the API')",
+            "WARNING",
+            component="runlog",
+        )
+    plugins = Path(os.environ.get("MELTANO_SYS_DIR_ROOT") or ROOT / ".meltano")
     try:
         alerts = table.finish(
             {"run_id": log.run_id, "job": request.job, "mode": request.mode},
             status,
             summary,
             settings,
+            versions.collect(ROOT, plugins),
         )
     except psycopg.Error as exc:
         log(

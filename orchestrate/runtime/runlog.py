@@ -61,7 +61,9 @@ create table if not exists {SCHEMA}.pipeline_runs (
     retries integer,
     query_counts jsonb,
     alerts jsonb,
-    tap_summary jsonb
+    tap_summary jsonb,
+    schema_drift jsonb,
+    versions jsonb
 );
 comment on table {SCHEMA}.pipeline_runs is
     'One row per usajobs-elt run (orchestrate/runtime/runlog.py). status: running, succeeded, '
@@ -69,12 +71,15 @@ comment on table {SCHEMA}.pipeline_runs is
     '(exit 75: not every query was proven read whole), refused (exit 76: a changed '
     'field stopped the tap).';
 """
+#: Columns added since the table was first made, for tables an older version created.
+ADDED_COLUMNS = {"schema_drift": "jsonb", "versions": "jsonb"}
 
 
 def ensure_table(conn: psycopg.Connection[t.Any]) -> None:
     """Create the table on first use; shards starting together take turns at it."""
     found = conn.execute("select to_regclass(%s)", [f"{SCHEMA}.pipeline_runs"]).fetchone()
     if found and found[0]:
+        _add_missing_columns(conn)
         return
     # The catalog this transaction sees may predate another shard's commit, so the
     # statements themselves must tolerate what the lock holder made: IF NOT EXISTS.
@@ -84,6 +89,37 @@ def ensure_table(conn: psycopg.Connection[t.Any]) -> None:
         # when a DBA has made the schema.
         conn.execute(f"create schema if not exists {SCHEMA}")
     conn.execute(DDL)
+
+
+def _add_missing_columns(conn: psycopg.Connection[t.Any]) -> None:
+    """Add the columns a newer version records to a table an older one made.
+
+    Checked first, so that an up-to-date table takes no lock.
+    """
+    present = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns"
+            " where table_schema = %s and table_name = 'pipeline_runs'",
+            [SCHEMA],
+        )
+    }
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in present:
+            conn.execute(
+                f"alter table {SCHEMA}.pipeline_runs add column if not exists {column} {kind}"
+            )
+
+
+def schema_drift(summary: dict[str, t.Any] | None) -> dict[str, dict[str, int]]:
+    """Fields the API sent that the tap's schema lacks: {stream: {JSON Pointer: rows}}."""
+    content = (summary or {}).get("content") or {}
+    drift: dict[str, dict[str, int]] = {}
+    for stream, fields in content.items():
+        for path, kinds in (fields or {}).items():
+            if isinstance(kinds, dict) and kinds.get("unknown_field"):
+                drift.setdefault(stream, {})[path] = int(kinds["unknown_field"])
+    return drift
 
 
 class RunLog:
@@ -142,6 +178,7 @@ class RunLog:
         exit_code: int,
         summary: dict[str, t.Any] | None,
         settings: Settings,
+        versions: dict[str, str | None] | None = None,
     ) -> list[dict[str, t.Any]]:
         """Record how the run ended; return the result-count drops it alerts on.
 
@@ -163,15 +200,16 @@ class RunLog:
                 f"insert into {SCHEMA}.pipeline_runs as runs"  # noqa: S608  # a constant schema
                 " (run_id, job, mode, environment, shard, host, execution, task_index,"
                 "  started_at, ended_at, status, exit_code, records, total_records, requests,"
-                "  retries, query_counts, alerts, tap_summary)"
+                "  retries, query_counts, alerts, tap_summary, schema_drift, versions)"
                 " values (%s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s::timestamptz, now()),"
-                "  now(), %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                "  now(), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " on conflict (run_id) do update set ended_at = excluded.ended_at,"
                 "  status = excluded.status, exit_code = excluded.exit_code,"
                 "  records = excluded.records, total_records = excluded.total_records,"
                 "  requests = excluded.requests, retries = excluded.retries,"
                 "  query_counts = excluded.query_counts, alerts = excluded.alerts,"
-                "  tap_summary = excluded.tap_summary"
+                "  tap_summary = excluded.tap_summary, schema_drift = excluded.schema_drift,"
+                "  versions = excluded.versions"
                 " returning (xmax = 0)",
                 [
                     run_id,
@@ -188,6 +226,8 @@ class RunLog:
                     _json(counts or None),
                     _json(alerts or None),
                     _json(summary),
+                    _json(schema_drift(summary) or None),
+                    _json(versions),
                 ],
             ).fetchone()
             if inserted and inserted[0]:

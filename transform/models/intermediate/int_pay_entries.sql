@@ -1,8 +1,8 @@
 {#-
-    One row per pay range as the APIs send it: Search lists one or more remuneration
-    entries per posting, Historic JOA one range per announcement. Both sources meet here
-    so that one salary rule (int_salaries) serves job_listings, historic_job_listings
-    and postings alike.
+    One row per remuneration entry of a Search posting (one or more each), as sent.
+    Historic JOA sends one range per announcement, so historic_job_listings applies the
+    same per-year factor directly and builds without Search's tables (a backfill into a
+    new database has none).
 -#}
 
 with
@@ -13,16 +13,9 @@ search_jobs as (
 
 ),
 
-historic_jobs as (
-
-    select * from {{ ref('stg_usajobs__historic_jobs') }}
-
-),
-
-search_entries as (
+entries as (
 
     select
-        'search' as source,
         search_jobs.control_number,
         pay.entry_position,
         {{ json_number("pay.entry -> 'MinimumRange'") }} as minimum_range,
@@ -35,34 +28,12 @@ search_entries as (
 
 ),
 
-historic_entries as (
-
-    select
-        'historic' as source,
-        control_number,
-        1::bigint as entry_position,
-        salary_min as minimum_range,
-        salary_max as maximum_range,
-        rate_interval_raw,
-        null::text as rate_interval_description
-    from historic_jobs
-
-),
-
-unioned as (
-
-    select * from search_entries
-    union all
-    select * from historic_entries
-
-),
-
 final as (
 
     select
         *,
         {{ normalize_rate_interval('rate_interval_raw') }} as rate_interval_code
-    from unioned
+    from entries
 
 )
 

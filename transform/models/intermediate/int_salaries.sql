@@ -1,5 +1,5 @@
 {#-
-    The project's one salary rule: one row per posting and source, its pay range as sent
+    The project's one salary rule: one row per Search posting, its pay range as sent
     and per year. The range spans every entry (lowest minimum, highest maximum); the
     first entry's interval describes it. Per year is the amount times the interval's
     factor (macros/salary.sql): PA x1, PH x2087, PD x260, BW x26, PM x12, and null for
@@ -18,7 +18,6 @@ entries as (
 final as (
 
     select
-        source,
         control_number,
         min(minimum_range) as salary_min,
         max(maximum_range) as salary_max,
@@ -30,7 +29,7 @@ final as (
         min(minimum_range * {{ annualization_factor('rate_interval_code') }}) as annual_salary_min,
         max(maximum_range * {{ annualization_factor('rate_interval_code') }}) as annual_salary_max
     from entries
-    group by source, control_number
+    group by control_number
 
 )
 

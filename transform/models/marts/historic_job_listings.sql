@@ -6,13 +6,6 @@ historic_jobs as (
 
 ),
 
-salaries as (
-
-    select * from {{ ref('int_salaries') }}
-    where source = 'historic'
-
-),
-
 announcement_texts as (
 
     select control_number from {{ ref('stg_usajobs__announcement_texts') }}
@@ -62,8 +55,11 @@ final as (
         historic_jobs.salary_max,
         historic_jobs.rate_interval_code,
         historic_jobs.rate_interval_raw as salary_type,
-        salaries.annual_salary_min,
-        salaries.annual_salary_max,
+        -- One range per announcement: per year is the project's one factor (macros/salary.sql).
+        historic_jobs.salary_min * {{ annualization_factor('historic_jobs.rate_interval_code') }}
+            as annual_salary_min,
+        historic_jobs.salary_max * {{ annualization_factor('historic_jobs.rate_interval_code') }}
+            as annual_salary_max,
         historic_jobs.is_supervisory,
         historic_jobs.is_telework_eligible,
         historic_jobs.requires_security_clearance,
@@ -80,8 +76,6 @@ final as (
         announcement_texts.control_number is not null as has_announcement_text,
         historic_jobs.loaded_at as last_loaded_at
     from historic_jobs
-    left join salaries
-        on historic_jobs.control_number = salaries.control_number
     left join announcement_texts
         on historic_jobs.control_number = announcement_texts.control_number
 

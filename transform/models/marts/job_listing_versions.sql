@@ -25,7 +25,6 @@ jobs as (
     from {{ ref('stg_usajobs__jobs') }} as stg_jobs
     left join {{ ref('int_salaries') }} as salaries
         on stg_jobs.control_number = salaries.control_number
-        and salaries.source = 'search'
 
 ),
 

@@ -9,7 +9,6 @@ jobs as (
 salaries as (
 
     select * from {{ ref('int_salaries') }}
-    where source = 'search'
 
 ),
 
