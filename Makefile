@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs dashboard screenshot
+.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs dashboard screenshot live-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -73,10 +73,13 @@ test-tap: $(TAP_VENV)/.installed ## The tap's own tests, as its standalone packa
 	cd $(TAP) && .venv/bin/python -m pytest -n auto --maxprocesses 4
 
 test-project: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## End-to-end tests: meltano, target-postgres, dbt, the dashboard
-	$(E2E) -m "not full"
+	$(E2E) -m "not full and not live"
 
 test-project-full: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## End-to-end tests, the slowest cases too
-	$(E2E)
+	$(E2E) -m "not live"
+
+live-check: install ## Read one page of each real endpoint, check it against the tap's schemas (needs USAJOBS_API_KEY)
+	$(BIN)/python -m pytest tests/test_live.py -m live -rs -s
 
 # sqlfluff lints the dbt project's SQL (transform/.sqlfluff) from a locked venv of its own.
 SQLFLUFF_VENV := .venv-sqlfluff

@@ -41,9 +41,12 @@ RUN_TIMEOUT = 300
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """The tier of the slowest fault cases: `make test` skips them, `make test-full` runs all."""
+    """Tiers: `make test` skips `full` cases, `make test-full` runs them; `live` is opt-in."""
     config.addinivalue_line(
         "markers", "full: a slow case that only the full loop runs (make test-full, CI)"
+    )
+    config.addinivalue_line(
+        "markers", "live: reads the real USAJobs API; only `make live-check` runs it"
     )
 
 

@@ -339,6 +339,27 @@ def test_history_stays_whole_through_write_audit_publish(pipeline: Pipeline) -> 
     ) == [(0,)], "a publish moves every audited mart"
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
+def test_raw_postings_no_load_touched_for_three_days_fail_the_run_after_publishing(
+    pipeline: Pipeline,
+) -> None:
+    assert pipeline.entrypoint().returncode == 0
+    pipeline.query(
+        "update usajobs.jobs set _sdc_batched_at = _sdc_batched_at - interval '4 days' returning 1"
+    )
+
+    # A run that loads no postings (here, only a code list is selected): the marts are
+    # rebuilt and published, and then the source's freshness fails the run.
+    result = pipeline.entrypoint(TAP_USAJOBS__SELECT='["hiring_paths.*"]')
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    stale = [line for line in result.stderr.splitlines() if "ERROR STALE" in line]
+    assert len(stale) == 1
+    assert "usajobs.jobs" in stale[0]
+    assert pipeline.runs()[-1]["status"] == "failed"
+    assert pipeline.query("select count(*) > 0 from job_listings") == [(True,)]
+
+
 def _full_scan(reported: int, *, full: bool = True) -> dict[str, Any]:
     query = {"reported": reported, "full_scan": full, "complete": True}
     return {"records": {"jobs": reported}, "queries": {"q": query}}

@@ -90,8 +90,9 @@ DEFAULT_JOB = "usajobs-elt"
 LOAD = ["tap-usajobs", "target-postgres"]
 #: Write-audit-publish (ADR 19): build and test the marts in the audit schema, then,
 #: only if every test passed, move them into public in one transaction. A failing test
-#: leaves the published marts as they were.
-TRANSFORM = ["dbt-postgres:build-audit", "dbt-postgres:publish"]
+#: leaves the published marts as they were. Then `dbt source freshness`: raw tables
+#: that no load has touched for 72 h fail the run (its thresholds are in the sources).
+TRANSFORM = ["dbt-postgres:build-audit", "dbt-postgres:publish", "dbt-postgres:freshness"]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: meltano's words when the target failed (alone, or with the tap).

@@ -1,0 +1,76 @@
+"""The live check (scripts/live_check.py): the real API against the tap's schemas.
+
+`make live-check` runs the `live` test against the real API when USAJOBS_API_KEY and
+USAJOBS_USER_AGENT are set. The others prove, against the fake, that the check passes a
+matching API and fails, naming the field, on a changed one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import devenv
+import pytest
+from conftest import ROOT, expected_ids
+
+CHECK = [sys.executable, str(ROOT / "scripts" / "live_check.py")]
+
+
+def _check(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        CHECK,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.live
+def test_the_real_api_matches_the_tap_schemas() -> None:
+    if not (os.environ.get("USAJOBS_API_KEY") and os.environ.get("USAJOBS_USER_AGENT")):
+        pytest.skip("set USAJOBS_API_KEY and USAJOBS_USER_AGENT to check the real API")
+    env = {key: value for key, value in os.environ.items() if key != "TAP_USAJOBS_BASE_URL"}
+
+    result = _check(**env)
+
+    sys.stdout.write(result.stdout)  # the report (make live-check runs with -s)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_without_a_key_the_check_says_what_to_set() -> None:
+    result = _check(USAJOBS_API_KEY="", USAJOBS_USER_AGENT="")
+
+    assert result.returncode == 64
+    assert "set USAJOBS_API_KEY and USAJOBS_USER_AGENT" in result.stderr
+
+
+def test_a_changed_field_fails_the_check_and_a_new_one_is_reported() -> None:
+    with devenv.fake_api("--postings", "30") as api:
+        env = {
+            "USAJOBS_API_KEY": api.api_key,
+            "USAJOBS_USER_AGENT": "live-check@example.com",
+            "TAP_USAJOBS_BASE_URL": api.url,
+        }
+        matching = _check(**env)
+        posting = sorted(expected_ids(api, Keyword="data engineering"))[0]
+        edits = [
+            {
+                "path": "/MatchedObjectDescriptor/PositionRemuneration/0/MinimumRange",
+                "value": "competitive",
+            },
+            {"path": "/MatchedObjectDescriptor/HiringIncentive", "value": "Relocation bonus"},
+        ]
+        api.control("postings", {"mutate": {posting: edits}})
+        changed = _check(**env)
+
+    assert matching.returncode == 0, matching.stderr[-4000:]
+    assert "jobs: " in matching.stdout
+    assert "the API matches the tap's schemas" in matching.stdout
+    assert changed.returncode == 1, changed.stdout + changed.stderr[-4000:]
+    assert "jobs /PositionRemuneration/*/MinimumRange: unreadable in 1 rows" in changed.stderr
+    assert "new field /HiringIncentive in 1 rows" in changed.stdout
