@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import devenv
 import pytest
 import tomllib
+import yaml
 from conftest import KEYWORD, ROOT, RUN, STATE_ID, expected_ids, search_requests
 from runtime import cli, runlog
 from runtime.logs import Log
@@ -203,6 +204,13 @@ def test_backfill_reads_its_window_and_leaves_the_regular_bookmark_alone(
     again = pipeline.entrypoint("--backfill", start, end)
     assert again.returncode == 0, again.stderr[-4000:]
     assert pipeline.runs()[-1]["records"]["historic_jobs"] == len(window)
+
+
+def test_the_meltano_job_runs_the_same_steps_as_the_runtime() -> None:
+    # `meltano run usajobs-elt` by hand and the scheduled runtime must do one thing.
+    jobs = yaml.safe_load((ROOT / "orchestrate" / "jobs.meltano.yml").read_text())["jobs"]
+    (job,) = [job for job in jobs if job["name"] == cli.DEFAULT_JOB]
+    assert job["tasks"] == [" ".join([*cli.LOAD, *cli.TRANSFORM])]
 
 
 @pytest.mark.parametrize(
