@@ -46,6 +46,7 @@ RUN MELTANO_DATABASE_URI=sqlite:////tmp/build-meltano.db UV_NO_CACHE=1 UV_COMPIL
 COPY transform/ transform/
 COPY orchestrate/run.py orchestrate/healthcheck.sh orchestrate/logging-json.yaml orchestrate/
 COPY orchestrate/runtime/ orchestrate/runtime/
+COPY orchestrate/migrations/ orchestrate/migrations/
 COPY dashboard/ dashboard/
 
 # --- runtime ----------------------------------------------------------------------------

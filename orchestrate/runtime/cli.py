@@ -68,7 +68,7 @@ from pathlib import Path
 
 import psycopg
 
-from runtime import cloud_env, preflight, runlog, versions
+from runtime import cloud_env, migrations, preflight, runlog, versions
 from runtime.children import Children, StoppedError
 from runtime.dry_run import dry_run
 from runtime.logs import FORMATS, Log
@@ -343,7 +343,11 @@ def _start(run: Run, settings: runlog.Settings) -> int:
     except psycopg.Error:
         log("could not record the start of the run in usajobs_ops.pipeline_runs", "WARNING")
     try:
+        migrations.apply(log)
         _steps(run)
+    except migrations.MigrationError as exc:
+        log(f"{exc}; nothing was loaded (docs/runbook.md, 'Upgrading')", "ERROR")
+        run.status = 1
     except StoppedError as stopped:
         run.status = stopped.exit_code
     status = run.final_status()
