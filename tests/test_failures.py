@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from conftest import KEYWORD, expected_ids, search_requests
@@ -41,6 +42,25 @@ def test_page_that_stays_malformed_fails_loudly_without_saving_state(pipeline: P
     assert result.returncode != 0
     assert "Malformed JSON" in result.stderr
     assert KEYWORD not in pipeline.state(), "no bookmark may be saved for an unfinished sync"
+
+
+def test_a_keyword_that_finished_keeps_its_bookmark_when_a_later_one_fails(
+    pipeline: Pipeline,
+) -> None:
+    # The tap writes STATE as each keyword's query completes; the target commits the
+    # keyword's rows with it, and meltano keeps it though the run failed.
+    pipeline.api.control("faults", [{"kind": "status", "status": 400, "keyword": "nurse"}])
+
+    failed = pipeline.meltano(
+        "run", "tap-usajobs", "target-postgres", TAP_USAJOBS_KEYWORDS=f'["{KEYWORD}", "nurse"]'
+    )
+
+    assert failed.returncode != 0
+    assert _loaded_ids(pipeline) == expected_ids(pipeline.api, Keyword=KEYWORD)
+    partitions = json.loads(pipeline.state())["singer_state"]["bookmarks"]["jobs"]["partitions"]
+    assert [p["context"] for p in partitions if "replication_key_value" in p] == [
+        {"keyword": KEYWORD}
+    ]
 
 
 def test_database_down_fails_keeps_state_and_next_run_catches_up(pipeline: Pipeline) -> None:

@@ -169,6 +169,11 @@ class SearchJobsStream(UsaJobsStream):
             return
         scan = self.scan
         yield from super().get_records(context)
+        # Every record of the partition is written and counted by now, so its bookmark is
+        # final: send it at once (the SDK would wait for the stream's end). A later
+        # keyword's failure then costs only that keyword, for any target.
+        self._finalize_state(self.get_context_state(context))
+        self._write_state_message()
         scan.partitions_done += 1
         if not scan.full or scan.partitions_done < len(self.partitions or [{}]):
             return

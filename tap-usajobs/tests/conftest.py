@@ -155,12 +155,13 @@ def run_tap(
     return capture(tap), tap
 
 
-def capture(tap: TapUsaJobs) -> Sync:
-    """Run ``tap.sync_all()`` and parse what it writes to stdout."""
+def capture(tap: TapUsaJobs, raises: type[Exception] | None = None) -> Sync:
+    """Run ``tap.sync_all()`` and parse what it writes to stdout (until ``raises``)."""
     # The tap's msgspec writer writes bytes to sys.stdout.buffer, so capture bytes.
     captured = io.BytesIO()
     stdout = io.TextIOWrapper(captured, encoding="utf-8")
-    with contextlib.redirect_stdout(stdout):
+    failure = pytest.raises(raises) if raises else contextlib.nullcontext()
+    with contextlib.redirect_stdout(stdout), failure:
         tap.sync_all()
     stdout.flush()
     return Sync(captured.getvalue().decode())

@@ -14,6 +14,7 @@ import pytest
 from conftest import (  # the module pytest already imported
     API_KEY,
     NOW,
+    capture,
     control,
     expected_ids,
     inject,
@@ -459,6 +460,27 @@ def test_state_has_one_bookmark_per_keyword_at_its_newest_posting(
         assert partition["replication_key"] == "PublicationStartDate"
         assert partition["replication_key_value"] == newest
         assert "progress_markers" not in partition
+
+
+def test_a_keyword_that_finished_keeps_its_bookmark_when_a_later_one_fails(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig
+) -> None:
+    inject(fake_api, {"kind": "status", "status": 400, "keyword": "nurse"})
+    tap = TapUsaJobs(config=tap_config(keywords=[KEYWORD, "nurse"]))
+
+    result = capture(tap, raises=FatalAPIError)
+
+    # STATE came right after the first keyword's records, with its final bookmark, and
+    # before anything of the failed one: a target commits it with those records.
+    kinds = [m["type"] for m in result.messages if m["type"] in ("RECORD", "STATE")]
+    assert kinds[-1] == "STATE"
+    assert set(kinds[: kinds.index("STATE")]) == {"RECORD"}
+    (partition,) = result.final_state["bookmarks"]["jobs"]["partitions"]
+    assert partition["context"] == {"keyword": KEYWORD}
+    newest = max((r["PublicationStartDate"] for r in result.records), key=datetime.fromisoformat)
+    assert partition["replication_key_value"] == newest
+    assert "progress_markers" not in partition
+    assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
 
 
 def test_a_query_over_the_real_10000_row_cap_yields_every_posting_once(

@@ -54,3 +54,10 @@ def test_progress_markers_of_an_unsorted_partition() -> None:
 def test_streams_reach_their_tap() -> None:
     # Streams report to the tap's sync summary and hand rows to its quarantine stream.
     assert "self._tap = tap" in inspect.getsource(Stream.__init__)
+
+
+def test_state_finalized_and_written_per_partition() -> None:
+    # SearchJobsStream.get_records finalizes a keyword's bookmark and writes STATE as soon
+    # as its query is done, before the next keyword's.
+    assert _parameters(Stream._finalize_state) == ["self", "state"]
+    assert _parameters(Stream._write_state_message) == ["self"]

@@ -13,7 +13,15 @@ def fault(rule: object) -> dict[str, Any]:
     msg = f"a fault rule needs a kind in {FAULT_KINDS} and numeric fields: {rule!r}"
     if not isinstance(rule, dict) or rule.get("kind") not in FAULT_KINDS:
         raise ValueError(msg)
-    checked = {"times": 1, "page": None, "status": 503, "retry_after": None, "seconds": 1.0, **rule}
+    checked = {
+        "times": 1,
+        "page": None,
+        "keyword": None,  # only Search requests for this Keyword, when set
+        "status": 503,
+        "retry_after": None,
+        "seconds": 1.0,
+        **rule,
+    }
     try:
         checked["times"] = int(checked["times"])
         checked["status"] = int(checked["status"])

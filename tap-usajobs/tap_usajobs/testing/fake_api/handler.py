@@ -181,7 +181,8 @@ class Handler(BaseHTTPRequestHandler):
         query, page, per_page = args
         state = self.server.state
         time.sleep(state.config.latency_ms / 1000)
-        fault = state.take_fault(page) or {"kind": None}
+        keyword = next((value for name, value in params.items() if name.lower() == "keyword"), None)
+        fault = state.take_fault(page, keyword) or {"kind": None}
         self._fault_kind = fault["kind"]
         if fault["kind"] == "status":
             wait = fault["retry_after"]

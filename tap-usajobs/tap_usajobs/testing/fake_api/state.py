@@ -88,11 +88,11 @@ class State:
         with self._lock:
             return self._entries
 
-    def take_fault(self, page: int) -> dict[str, Any] | None:
-        """Consume one use of the first pending rule that applies to this page."""
+    def take_fault(self, page: int, keyword: str | None = None) -> dict[str, Any] | None:
+        """Consume one use of the first pending rule that applies to this page and keyword."""
         with self._lock:
             for rule in self._faults:
-                if rule["page"] in (None, page):
+                if rule["page"] in (None, page) and rule["keyword"] in (None, keyword):
                     rule["times"] -= 1
                     if rule["times"] == 0:
                         self._faults.remove(rule)
