@@ -54,7 +54,8 @@ FROM ${BASE_IMAGE} AS runtime
 
 ARG APP_UID=10001
 # Root owns the code and the venvs; the run user may write only its home, dbt's logs and
-# /tmp, where each run keeps a private folder (meltano's run files, dbt's target).
+# /tmp, where each run keeps a private folder (meltano's run files, dbt's target), and
+# .meltano/run, which only a `meltano invoke` by hand uses (e.g. --discover).
 RUN groupadd --gid "${APP_UID}" app \
     && useradd --uid "${APP_UID}" --gid app --home-dir /home/app --create-home \
         --shell /usr/sbin/nologin app
@@ -62,7 +63,7 @@ RUN groupadd --gid "${APP_UID}" app \
 COPY --from=build /opt/meltano /opt/meltano
 COPY --from=build /project /project
 WORKDIR /project
-RUN install -d -o "${APP_UID}" -g "${APP_UID}" transform/logs output
+RUN install -d -o "${APP_UID}" -g "${APP_UID}" transform/logs output .meltano/run
 
 # Meltano's system database (state, run history) lives in the pipeline's own PostgreSQL,
 # schema "meltano", reached through PG* like everything else (ADR 0008). The project is
