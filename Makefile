@@ -104,7 +104,8 @@ lint: $(TAP_VENV)/.installed $(BIN)/.browser-installed $(SQLFLUFF_VENV)/.install
 	MYPYPATH=scripts:dashboard $(MYPY) --python-executable $(BIN)/python scripts
 	MYPYPATH=dashboard $(MYPY) --python-executable $(BIN)/python dashboard
 	MYPYPATH=.ci:scripts $(MYPY) --python-executable $(BIN)/python .ci/containers.py
-	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python bench
+	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python --exclude historic_repoll bench
+	MYPYPATH=$(TAP) $(MYPY) --python-executable $(TAP_VENV)/bin/python bench/historic_repoll.py
 	MYPYPATH=tests:orchestrate:scripts:.ci $(MYPY) --python-executable $(BIN)/python $(MYPY_TESTS) tests
 	cd transform && ../$(SQLFLUFF_VENV)/bin/sqlfluff lint --disable-progress-bar models analyses tests
 

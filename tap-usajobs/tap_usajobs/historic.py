@@ -12,8 +12,11 @@ polled and how many of its rows were still unsettled. A run polls a window when:
 
 - it has never been polled;
 - it was last polled within ``historic_lookback_days`` of its end (late announcements);
-- it still had unsettled rows, or fewer rows than the API counted, when last polled
-  within ``historic_repoll_days`` of its end (statuses).
+- it had fewer rows than the API counted when last polled within
+  ``historic_repoll_days`` of its end;
+- it still had unsettled rows when last polled within ``historic_repoll_days`` of its
+  end, and an eighth of its age then has passed since (statuses settle ever more
+  slowly; ``REPOLL_AGE_DIVISOR``).
 
 Every other window is settled and costs nothing.
 """
@@ -66,11 +69,12 @@ HISTORIC_SETTINGS = (
     th.Property(
         "historic_repoll_days",
         th.IntegerType(minimum=0),
-        default=365,
+        default=1095,
         title="Historic status re-poll horizon (days)",
         description=(
             "A month whose postings were not all final (closed, selected, canceled) is "
-            "polled again until a poll happens this many days after the month ended."
+            "polled again, less often as it ages (after an eighth of its age), until a "
+            "poll happens this many days after the month ended."
         ),
     ),
     th.Property(
@@ -137,15 +141,23 @@ def month_windows(first: date, last: date) -> list[Window]:
     return windows
 
 
+#: After its lookback, an unsettled window waits an eighth of its age at its last poll
+#: before the next one: every ~11 days at 3 months, ~6 weeks at a year, ~4 months at three
+#: years. Statuses settle ever more slowly with age; polling every run to a three-year
+#: horizon would cost 8x the requests (bench/historic_repoll.py, docs/performance.md).
+REPOLL_AGE_DIVISOR = 8
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     """When a window needs another poll, from what its last poll saw."""
 
     lookback: timedelta
     repoll: timedelta
+    age_divisor: int = REPOLL_AGE_DIVISOR  # 0: every run until the horizon
 
-    def needs_poll(self, window: Window, saved: t.Mapping[str, t.Any] | None) -> bool:
-        """Whether ``window`` must be polled, given its saved partition state."""
+    def needs_poll(self, window: Window, saved: t.Mapping[str, t.Any] | None, today: date) -> bool:
+        """Whether ``window`` must be polled on ``today``, given its saved partition state."""
         saved = saved or {}
         polled_on = parse_date(saved.get("polled_on"))
         if polled_on is None:
@@ -155,7 +167,11 @@ class PollPolicy:
             return True
         shortfall = int(saved.get("rows_received") or 0) < int(saved.get("total_count") or 0)
         unsettled = bool(saved.get("unsettled_rows")) or shortfall
-        return unsettled and last_poll <= window.end + self.repoll
+        if not unsettled or last_poll > window.end + self.repoll:
+            return False
+        if shortfall or not self.age_divisor:
+            return True  # rows went missing: read it again at once
+        return today - last_poll >= (last_poll - window.end) / self.age_divisor
 
 
 def _partition_key(context: t.Mapping[str, t.Any]) -> tuple[tuple[str, t.Any], ...]:
@@ -193,6 +209,7 @@ class HistoricJoaStream(UsaJobsStream):
         return PollPolicy(
             lookback=timedelta(days=int(self.config["historic_lookback_days"])),
             repoll=timedelta(days=int(self.config["historic_repoll_days"])),
+            age_divisor=REPOLL_AGE_DIVISOR,
         )
 
     @override
@@ -221,7 +238,7 @@ class HistoricJoaStream(UsaJobsStream):
         due = [
             window
             for window in windows
-            if self.poll_policy.needs_poll(window, saved.get(_partition_key(window.context)))
+            if self.poll_policy.needs_poll(window, saved.get(_partition_key(window.context)), today)
         ]
         self.logger.info(
             "%s: %d of %d monthly windows since %s need a poll.",

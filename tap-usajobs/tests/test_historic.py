@@ -105,23 +105,37 @@ def test_month_windows_cover_every_day_once_and_start_at_the_start_date() -> Non
 
 
 @pytest.mark.parametrize(
-    ("saved", "due"),
+    ("saved", "today", "due"),
     [
-        (None, True),  # never polled
-        ({"polled_on": "2026-07-15", "unsettled_rows": 0}, True),  # polled within lookback
-        ({"polled_on": "2026-08-10", "unsettled_rows": 0}, False),  # settled
-        ({"polled_on": "2026-08-10", "unsettled_rows": 3}, True),  # statuses may move
-        ({"polled_on": "2026-08-10", "rows_received": 8, "total_count": 9}, True),  # shortfall
-        ({"polled_on": "2027-07-10", "unsettled_rows": 3}, False),  # past the re-poll horizon
+        (None, "2026-08-11", True),  # never polled
+        ({"polled_on": "2026-07-15", "unsettled_rows": 0}, "2026-07-16", True),  # lookback
+        ({"polled_on": "2026-08-10", "unsettled_rows": 0}, "2026-09-10", False),  # settled
+        # Unsettled, polled at 41 days of age: due again after an eighth of that (5.1 d).
+        ({"polled_on": "2026-08-10", "unsettled_rows": 3}, "2026-08-15", False),
+        ({"polled_on": "2026-08-10", "unsettled_rows": 3}, "2026-08-16", True),
+        # Polled at 400 days of age: due again after 50 days.
+        ({"polled_on": "2027-08-04", "unsettled_rows": 3}, "2027-09-22", False),
+        ({"polled_on": "2027-08-04", "unsettled_rows": 3}, "2027-09-23", True),
+        # Rows went missing: at once.
+        ({"polled_on": "2026-08-10", "rows_received": 8, "total_count": 9}, "2026-08-11", True),
+        ({"polled_on": "2029-07-10", "unsettled_rows": 3}, "2030-07-10", False),  # past horizon
     ],
 )
 def test_a_window_is_polled_again_only_while_it_can_still_change(
-    saved: dict[str, Any] | None, *, due: bool
+    saved: dict[str, Any] | None, today: str, *, due: bool
 ) -> None:
-    policy = PollPolicy(lookback=timedelta(days=30), repoll=timedelta(days=300))
+    policy = PollPolicy(lookback=timedelta(days=30), repoll=timedelta(days=1000))
     june = Window(date(2026, 6, 1), date(2026, 6, 30))
 
-    assert policy.needs_poll(june, saved) is due
+    assert policy.needs_poll(june, saved, date.fromisoformat(today)) is due
+
+
+def test_polling_every_run_is_still_a_policy() -> None:
+    policy = PollPolicy(lookback=timedelta(days=30), repoll=timedelta(days=300), age_divisor=0)
+    june = Window(date(2026, 6, 1), date(2026, 6, 30))
+    saved = {"polled_on": "2026-08-10", "unsettled_rows": 3}
+
+    assert policy.needs_poll(june, saved, date(2026, 8, 11))
 
 
 # --- paging --------------------------------------------------------------------------------
@@ -293,8 +307,11 @@ def due_windows(api: FakeUsaJobsServer, lookback_days: int) -> set[str]:
 
 
 def test_a_second_run_polls_only_windows_that_can_still_change(
-    api: FakeUsaJobsServer, config: dict[str, Any]
+    api: FakeUsaJobsServer, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Both runs happen today: unsettled windows are due at every run here (their spacing
+    # as they age has its own tests above).
+    monkeypatch.setattr(historic, "REPOLL_AGE_DIVISOR", 0)
     first = run(config, "historic_jobs")
     first_requests = len(keyless_requests(api))
     due = due_windows(api, lookback_days=60)
@@ -319,8 +336,11 @@ def test_a_second_run_polls_only_windows_that_can_still_change(
 
 
 def test_late_announcements_are_picked_up_while_their_window_is_open(
-    api: FakeUsaJobsServer, config: dict[str, Any]
+    api: FakeUsaJobsServer, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Both runs happen today: unsettled windows are due at every run here (their spacing
+    # as they age has its own tests above).
+    monkeypatch.setattr(historic, "REPOLL_AGE_DIVISOR", 0)
     first = run(config, "historic_jobs")
     state = partitions(first)
     past_lookback = [
