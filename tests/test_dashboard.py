@@ -159,6 +159,7 @@ def test_the_job_market_page_shows_the_databases_figures_and_filters(
     assert pipeline.database not in text
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_the_health_page_shows_the_runs_the_last_failure_and_its_runbook_section(
     pipeline: Pipeline, site: Callable[[], Site], browser: Browser
 ) -> None:

@@ -59,6 +59,7 @@ def storage() -> Iterator[Storage]:
     server.server_close()
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_each_run_publishes_the_dashboard_and_a_failed_upload_only_logs(
     pipeline: Pipeline, storage: Storage
 ) -> None:

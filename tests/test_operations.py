@@ -97,6 +97,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
     assert failed["ended_at"] is not None
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_json_logs_carry_the_run_id_and_the_tap_summary(pipeline: Pipeline) -> None:
     result = pipeline.entrypoint(USAJOBS_LOG_FORMAT="json", TAP_USAJOBS_KEYWORDS=NURSE)
 
@@ -325,6 +326,7 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     ) == [(1,)]
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_history_stays_whole_through_write_audit_publish(pipeline: Pipeline) -> None:
     narrow = {"TAP_USAJOBS_KEYWORDS": NURSE, "TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
     posting = sorted(expected_ids(pipeline.api, Keyword="nurse"))[0]

@@ -171,6 +171,7 @@ def _assert_complete(pipeline: Pipeline) -> None:
 # --- SIGKILL ---------------------------------------------------------------------------------
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_sigkill_mid_load_refuses_the_next_run_until_it_is_forced(
     pipeline: Pipeline, start: Any
 ) -> None:
