@@ -128,22 +128,48 @@ def test_second_run_is_incremental_and_adds_no_duplicates(pipeline: Pipeline) ->
     assert len(loaded) == first_count + len(new_matching)
 
 
-def test_tap_output_feeds_another_singer_target(pipeline: Pipeline, tmp_path: Any) -> None:
+def _jsonl(folder: Any, stream: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (folder / f"{stream}.jsonl").read_text().splitlines()]
+
+
+def test_an_append_only_target_gets_each_posting_once_and_can_tell_what_closed(
+    pipeline: Pipeline, tmp_path: Any
+) -> None:
+    # target-jsonl (singer-python, outside the MeltanoLabs family) appends every record and
+    # ignores ACTIVATE_VERSION: what it holds must still answer both questions.
+    broad = "data"  # every posting KEYWORD matches, and more
     out = tmp_path / "jsonl"
     out.mkdir()
-    pipeline.run_ok(
-        "tap-usajobs",
-        "target-jsonl",
-        TARGET_JSONL_DESTINATION_PATH=str(out),
-        TARGET_JSONL_DO_TIMESTAMP_FILE="false",
-    )
-    records = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
-    assert {record["MatchedObjectId"] for record in records} == expected_ids(
-        pipeline.api, Keyword=KEYWORD
-    )
+    settings = {
+        "TAP_USAJOBS_KEYWORDS": json.dumps([broad, KEYWORD]),
+        "TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0",
+        "TARGET_JSONL_DESTINATION_PATH": str(out),
+        "TARGET_JSONL_DO_TIMESTAMP_FILE": "false",
+    }
+    matched = {k: expected_ids(pipeline.api, Keyword=k) for k in (broad, KEYWORD)}
+    assert matched[KEYWORD] < matched[broad]
+    pipeline.run_ok("tap-usajobs", "target-jsonl", **settings)
+
+    records = _jsonl(out, "jobs")
+    assert sorted(r["MatchedObjectId"] for r in records) == sorted(matched[broad])
+    pairs = [(m["MatchedObjectId"], m["keyword"]) for m in _jsonl(out, "jobs_keywords")]
+    assert sorted(pairs) == sorted((i, k) for k, ids in matched.items() for i in ids)
     sample = records[0]
     assert isinstance(sample["PositionRemuneration"][0]["MinimumRange"], (int, float))
     assert sample["PublicationStartDate"].endswith("+00:00")
+
+    gone = sorted(matched[KEYWORD])[:3]
+    pipeline.api.control("postings", {"remove": gone})
+    pipeline.run_ok("tap-usajobs", "target-jsonl", **settings)
+
+    records = _jsonl(out, "jobs")  # both runs, appended
+    scans = _jsonl(out, "jobs_scans")
+    assert len(scans) == 2
+    assert all(scan["closes_unseen"] for scan in scans)
+    latest = max(scan["scan_version"] for scan in scans if scan["closes_unseen"])
+    open_now = {r["MatchedObjectId"] for r in records if r["scan_version"] >= latest}
+    assert open_now == expected_ids(pipeline.api, Keyword=broad)
+    assert set(gone) <= {r["MatchedObjectId"] for r in records} - open_now
 
 
 def test_discover_and_about_work_through_meltano(pipeline: Pipeline) -> None:

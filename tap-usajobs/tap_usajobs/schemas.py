@@ -150,4 +150,14 @@ JOBS = th.PropertiesList(
         ),
     ),
     UNREADABLE_VALUES,
+    th.Property(
+        "scan_version",
+        th.IntegerType,
+        description=(
+            "The run that emitted the posting (its start in Unix milliseconds; a full "
+            "scan's table version). For targets that ignore ACTIVATE_VERSION: the posting "
+            "is open if this is at least the newest jobs_scans.scan_version whose "
+            "closes_unseen is true."
+        ),
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
@@ -18,6 +18,7 @@ from tap_usajobs.client import UsaJobsStream, payload
 from tap_usajobs.conform import KEY_REPAIRED, UNREADABLE_VALUES, Problem, SchemaConformer
 from tap_usajobs.normalize import hoist_search_item
 from tap_usajobs.search import SPLIT_CODE_LISTS, PageToken, QueryReader, SearchPage
+from tap_usajobs.sightings import HeldStream, KeywordMatchesStream, ScansStream
 from tap_usajobs.summary import QueryCount
 
 if sys.version_info >= (3, 12):
@@ -26,11 +27,12 @@ else:
     from typing_extensions import override
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     import requests
     from singer_sdk.helpers.types import Context
 
+_Held = t.TypeVar("_Held", bound=HeldStream)
 #: The widest window ``DatePosted`` accepts, in days.
 MAX_DATE_POSTED_DAYS = 60
 #: Stream-state key recording when the last complete full scan started.
@@ -75,6 +77,8 @@ class Scan:
     full: bool
     complete: bool = True
     partitions_done: int = 0
+    #: Postings emitted so far: each is emitted once per run, whichever keywords match it.
+    emitted: set[str] = field(default_factory=set)
 
     @property
     def version(self) -> int:
@@ -128,13 +132,13 @@ class SearchJobsStream(UsaJobsStream):
 
         A query the API would cut off at ``search_row_cap`` rows is split into narrower
         queries (search.py); postings that appear in several of them (a posting can carry
-        several series) are emitted once. A query not proven read whole keeps its old
-        bookmark and makes the scan incomplete.
+        several series), or that an earlier keyword's query returned, are emitted once. A
+        query not proven read whole keeps its old bookmark and makes the scan incomplete.
         """
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             reader = QueryReader(self, context, request_counter)
-            yield from reader.read()
+            yield from self._once_per_run(reader.read(), context)
             label = self.label(context)
             if not reader.complete:
                 self.scan.complete = False
@@ -175,20 +179,71 @@ class SearchJobsStream(UsaJobsStream):
         self._finalize_state(self.get_context_state(context))
         self._write_state_message()
         scan.partitions_done += 1
-        if not scan.full or scan.partitions_done < len(self.partitions or [{}]):
+        if scan.partitions_done < len(self.partitions or [{}]):
             return
+        closes_unseen = self._close_unseen(scan)
+        self._held(ScansStream).hold(
+            {
+                "scan_version": scan.version,
+                "started_at": scan.started_at.isoformat(),
+                "finished_at": datetime.now(timezone.utc).isoformat(),
+                "full_scan": scan.full,
+                "complete": scan.complete,
+                "closes_unseen": closes_unseen,
+                "postings": len(scan.emitted),
+            }
+        )
+
+    def _close_unseen(self, scan: Scan) -> bool:
+        """After a full scan's last query: close what it did not see, if it proved that."""
+        if not scan.full:
+            return False
         if not scan.complete:
             self.logger.warning(
                 "Full scan was incomplete: no posting is marked closed, and the next run "
                 "scans in full again."
             )
-            return
+            return False
+        self.stream_state[LAST_FULL_SCAN_KEY] = scan.started_at.isoformat()
         if int(self.config["shard_count"]) > 1:
             self.logger.info("Sharded run: closing postings is left to unsharded runs.")
-        else:
-            # The SDK's own helper, so stream maps' aliases get the message too.
-            self._write_activate_version_message(scan.version)
-        self.stream_state[LAST_FULL_SCAN_KEY] = scan.started_at.isoformat()
+            return False
+        # The SDK's own helper, so stream maps' aliases get the message too.
+        self._write_activate_version_message(scan.version)
+        return True
+
+    def _once_per_run(
+        self, records: Iterable[dict[str, t.Any]], context: Context | None
+    ) -> Iterator[dict[str, t.Any]]:
+        """Each posting the first time this run reads it; every match is noted.
+
+        A posting an earlier keyword's query returned was emitted then. It still dates
+        this keyword's query, so it moves this partition's bookmark as an emitted one
+        would; which keywords matched it goes to the ``jobs_keywords`` stream.
+        """
+        scan = self.scan
+        keyword = (context or {}).get("keyword")
+        matches = self._held(KeywordMatchesStream)
+        for record in records:
+            control_number = record["MatchedObjectId"]
+            if keyword and matches.selected:
+                matches.hold(
+                    {
+                        "MatchedObjectId": control_number,
+                        "keyword": keyword,
+                        "scan_version": scan.version,
+                    }
+                )
+            if control_number in scan.emitted:
+                self._increment_stream_state(record, context=context)
+                continue
+            scan.emitted.add(control_number)
+            record["scan_version"] = scan.version
+            yield record
+
+    def _held(self, kind: type[_Held]) -> _Held:
+        """The tap's stream of that kind, which writes what it holds after this one."""
+        return t.cast("_Held", self._tap.streams[kind.name])
 
     def _keep_bookmark_in_the_past(self, context: Context | None) -> None:
         """A posting dated in the future must not carry the bookmark past today.

@@ -25,6 +25,7 @@ from tap_usajobs.settings import (
     meltano_select_patterns,
     unknown_select_patterns,
 )
+from tap_usajobs.sightings import SOURCE_STREAM, KeywordMatchesStream, ScansStream
 from tap_usajobs.streams import SearchJobsStream
 from tap_usajobs.summary import (
     EX_INCOMPLETE,
@@ -300,6 +301,13 @@ class TapUsaJobs(Tap):
                 f"meltano.yml (select:) or TAP_USAJOBS__SELECT. {listing}."
                 for pattern in unknown
             ]
+        held = (KeywordMatchesStream.name, ScansStream.name)
+        orphans = [name for name in held if self.streams[name].selected]
+        if orphans and not self.streams[SOURCE_STREAM].selected:
+            return [
+                f"{', '.join(orphans)} record what the {SOURCE_STREAM} stream saw, so they "
+                f"need {SOURCE_STREAM} selected too. {listing}."
+            ]
         if not any(s.selected or s.has_selected_descendents for s in self.streams.values()):
             return [
                 "No stream is selected, so the run would sync nothing: select at least one "
@@ -416,6 +424,9 @@ class TapUsaJobs(Tap):
         """The tap's streams."""
         return [
             SearchJobsStream(self),
+            # Synced after jobs (streams sync in name order): what its run saw.
+            KeywordMatchesStream(self),
+            ScansStream(self),
             HistoricJobsStream(self),
             AnnouncementTextsStream(self),
             *(CodeListStream(self, code_list) for code_list in CODE_LISTS),

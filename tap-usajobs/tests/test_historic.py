@@ -424,13 +424,14 @@ def test_no_due_window_means_no_request_at_all(
     assert control(api, "keyless-requests")["requests"] == []
 
 
-def test_only_jobs_and_the_quarantine_are_selected_without_a_catalog(
+def test_only_jobs_what_it_saw_and_the_quarantine_are_selected_without_a_catalog(
     config: dict[str, Any],
 ) -> None:
     tap = TapUsaJobs(config=config, parse_env_config=False)
 
+    # In sync order: the streams jobs fills, and the quarantine, come after it.
     selected = [name for name, stream in tap.streams.items() if stream.selected]
-    assert selected == ["jobs", "quarantine"]
+    assert selected == ["jobs", "jobs_keywords", "jobs_scans", "quarantine"]
 
 
 def test_a_503_from_the_historic_api_is_retried(

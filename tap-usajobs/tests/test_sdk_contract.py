@@ -61,3 +61,8 @@ def test_state_finalized_and_written_per_partition() -> None:
     # as its query is done, before the next keyword's.
     assert _parameters(Stream._finalize_state) == ["self", "state"]
     assert _parameters(Stream._write_state_message) == ["self"]
+
+
+def test_state_advanced_by_a_record_not_emitted() -> None:
+    # A posting an earlier keyword's query emitted still moves this keyword's bookmark.
+    assert _parameters(Stream._increment_stream_state) == ["self", "latest_record", "context"]

@@ -306,6 +306,14 @@ def test_a_catalog_selecting_nothing_stops_the_sync() -> None:
     assert caught.value.errors[0].startswith("No stream is selected")
 
 
+def test_what_jobs_saw_cannot_be_selected_without_jobs() -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        TapUsaJobs(config=config_with(), catalog=catalog_selecting("jobs_keywords", "pay_plans"))
+
+    (error,) = caught.value.errors
+    assert error.startswith("jobs_keywords record what the jobs stream saw")
+
+
 def test_selection_is_not_checked_for_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MELTANO_EXTRACT__SELECT", '["no_such_stream.*"]')
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from conftest import API_KEY, expected_ids, inject, search_requests
@@ -49,8 +50,8 @@ def test_summary_counts_match_what_the_server_saw(
     records = [message for message in written if message["type"] == "RECORD"]
     expected = expected_ids(fake_api, Keyword=KEYWORD)
     assert summary["status"] == "succeeded"
-    assert summary["records"] == {"jobs": len(records)}
-    assert len(records) == len(expected)
+    assert summary["records"] == dict(Counter(record["stream"] for record in records))
+    assert summary["records"]["jobs"] == len(expected)
     assert summary["requests"] == {"jobs": len(answered)}
     # Every request beyond the one per page that finally succeeded was a retry.
     assert summary["retries"] == {"jobs": len(served) - len({r["params"]["Page"] for r in served})}
@@ -60,7 +61,8 @@ def test_summary_counts_match_what_the_server_saw(
     }
     # The same summary is logged as one line, for logs-only deployments.
     assert "Sync succeeded in " in result.stderr
-    assert f"{len(records)} records (jobs={len(records)})" in result.stderr
+    per_stream = ", ".join(f"{name}={count}" for name, count in sorted(summary["records"].items()))
+    assert f"{len(records)} records ({per_stream})" in result.stderr
 
 
 def test_a_failed_sync_still_writes_its_summary_without_the_key(

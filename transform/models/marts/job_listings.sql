@@ -24,6 +24,14 @@ locations as (
 
 ),
 
+keywords as (
+
+    select control_number, array_agg(keyword order by keyword) as matched_keywords
+    from {{ ref('stg_usajobs__jobs_keywords') }}
+    group by control_number
+
+),
+
 -- Search does not say whether a job is supervisory; Historic JOA does, for the
 -- postings it lists.
 historic as (
@@ -118,6 +126,7 @@ final as (
         historic.is_supervisory,
         named.offers_relocation,
         named.requires_drug_test,
+        coalesce(keywords.matched_keywords, '{}') as matched_keywords,
         named.published_at,
         named.closes_at,
         named.position_starts_at,
@@ -132,6 +141,8 @@ final as (
         on named.control_number = locations.control_number
     left join historic
         on named.control_number = historic.control_number
+    left join keywords
+        on named.control_number = keywords.control_number
 
 )
 
