@@ -45,6 +45,22 @@ def test_first_run_loads_every_matching_posting_exactly_once(pipeline: Pipeline)
     assert len(pages) >= len(expected) // 50, "every page must be fetched, not just the first"
 
 
+def test_job_listings_name_every_keyword_that_matched_a_posting(pipeline: Pipeline) -> None:
+    keywords = ["data", KEYWORD]
+    matched = {k: expected_ids(pipeline.api, Keyword=k) for k in keywords}
+    pipeline.run_ok(
+        "tap-usajobs",
+        "target-postgres",
+        "dbt-postgres:run",
+        TAP_USAJOBS_KEYWORDS=json.dumps(keywords),
+    )
+
+    rows = pipeline.query("select control_number::text, matched_keywords from job_listings")
+    assert {control for control, _ in rows} == matched["data"]
+    for control, found_by in rows:
+        assert found_by == sorted(k for k in keywords if control in matched[k])
+
+
 def test_salaries_dates_and_analyst_fields_match_what_the_fake_served(pipeline: Pipeline) -> None:
     pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
     served = _served_postings(pipeline)
