@@ -254,7 +254,8 @@ $(OPS_VENV)/.installed: $(BIN)/.installed requirements/ops.txt
 container-lint: $(OPS_VENV)/.installed ## hadolint, `docker compose config`, JSON Schemas of the yml files
 	$(OPS_VENV)/bin/hadolint Dockerfile
 	$(COMPOSE) --env-file .env.example config --quiet
-	$(COMPOSE) --env-file .env.example --profile demo config --quiet
+	$(COMPOSE) config --quiet
+	$(COMPOSE) -f docker-compose.yml -f docker-compose.db-port.yml config --quiet
 	$(OPS_VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(OPS_VENV)/bin/check-jsonschema --builtin-schema vendor.meltano meltano.yml orchestrate/jobs.meltano.yml
 	@echo "container-lint: Dockerfile, docker-compose.yml and meltano.yml pass"
@@ -267,10 +268,10 @@ container-build: $(BIN)/.installed ## Build the image with buildah on a local de
 
 # Skips, saying why, where buildah/podman cannot work; fails there instead with
 # REQUIRE_CONTAINERS=1 (CI, which installs them).
-container-test: $(BIN)/.installed ## Build the image, run it with podman against Postgres and the fake API
+container-test: $(BIN)/.installed $(OPS_VENV)/.installed ## Build the image, run it with podman, and bring docker-compose.yml up through podman's Docker API
 	@if reason="$$($(CONTAINERS) check)"; then \
 		echo "$$reason"; \
-		USAJOBS_CONTAINER_TESTS=1 $(BIN)/python -m pytest tests/container --durations=5; \
+		USAJOBS_CONTAINER_TESTS=1 $(BIN)/python -m pytest tests/container --durations=5 -s; \
 	elif [ "$${REQUIRE_CONTAINERS:-0}" = 1 ]; then \
 		echo "container tests cannot run here: $$reason" >&2; exit 1; \
 	else \

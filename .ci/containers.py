@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/usajobs-elt:dev"
@@ -194,8 +194,10 @@ def base_image() -> str:
 # --- build ---------------------------------------------------------------------------------
 
 
-def build(context: Path = ROOT, tag: str = IMAGE, log: Path | None = None) -> str:
-    """Build the Dockerfile in ``context`` on the local base; return the image tag.
+def build(
+    context: Path = ROOT, tag: str = IMAGE, log: Path | None = None, file: str = "Dockerfile"
+) -> str:
+    """Build ``file`` in ``context`` on the local base; return the image tag.
 
     Output goes to ``log`` when given, else to this process's stdout.
     """
@@ -211,7 +213,7 @@ def build(context: Path = ROOT, tag: str = IMAGE, log: Path | None = None) -> st
         "--build-arg", f"USAJOBS_REVISION={revision()}",
         "--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
         "--volume", f"{uv_toml}:/etc/uv/uv.toml:ro",
-        "--tag", tag, str(context),
+        "--file", str(context / file), "--tag", tag, str(context),
     ]  # fmt: skip
     print(f"$ {' '.join(command)}", flush=True)
     started = time.monotonic()
@@ -225,6 +227,88 @@ def build(context: Path = ROOT, tag: str = IMAGE, log: Path | None = None) -> st
     engine("podman", "image", "prune", "--force", "--filter", "until=48h", check=False)
     print(f"built {tag} in {time.monotonic() - started:.0f} s", flush=True)
     return tag
+
+
+# --- compose: the stack brought up for real, without a Docker engine ----------------------
+
+#: Local stand-ins for the Docker Hub images docker-compose.yml names (.ci/compose/), as
+#: the variables .ci/compose.ci.yml reads.
+STAND_INS = {
+    "CI_POSTGRES_IMAGE": ("postgres.Containerfile", "localhost/ci-postgres:16-bookworm"),
+    "CI_PYTHON_IMAGE": ("python.Containerfile", "localhost/ci-python:3.11-slim-bookworm"),
+}
+#: Seconds between healthchecks where podman cannot schedule them (no systemd).
+HEALTHCHECK_INTERVAL = 2
+#: podman's settings for containers it starts for the Docker API (what PODMAN_RUN_FLAGS
+#: says on a command line).
+PODMAN_CONF = (
+    '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+    '[engine]\nruntime = "runc"\n'
+)
+
+
+def stand_ins(log: Path | None = None) -> dict[str, str]:
+    """Build the stand-in images; their tags by the variable compose.ci.yml reads."""
+    folder = ROOT / ".ci" / "compose"
+    return {name: build(folder, tag, log, file) for name, (file, tag) in STAND_INS.items()}
+
+
+@contextlib.contextmanager
+def docker_api(folder: Path) -> Iterator[dict[str, str]]:
+    """A podman service answering the Docker API on a socket in ``folder``, on our storage.
+
+    Yields the environment for a Docker client (``DOCKER_HOST``) such as docker compose.
+    """
+    conf = cache_dir() / "containers.conf"
+    conf.write_text(PODMAN_CONF)
+    env = {**_storage_env(), "CONTAINERS_CONF": str(conf)}
+    socket = folder / "podman.sock"
+    service = subprocess.Popen(  # noqa: S603
+        ["podman", "system", "service", "--time=0", f"unix://{socket}"],  # noqa: S607
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stop = threading.Event()
+    checks = threading.Thread(target=_run_healthchecks, args=(env, stop), daemon=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket.exists():
+            if service.poll() is not None or time.monotonic() > deadline:
+                msg = f"podman system service did not start (exit code {service.poll()})"
+                raise RuntimeError(msg)
+            time.sleep(0.1)
+        checks.start()
+        yield {**env, "DOCKER_HOST": f"unix://{socket}"}
+    finally:
+        stop.set()
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def _run_healthchecks(env: dict[str, str], stop: threading.Event) -> None:
+    """Run every running container's healthcheck every 2 s, as a Docker engine would.
+
+    podman schedules healthchecks with systemd timers, and these machines have no systemd:
+    without this, no container ever turns healthy and `depends_on` waits forever.
+    """
+    while not stop.wait(HEALTHCHECK_INTERVAL):
+        listed = subprocess.run(
+            ["podman", "ps", "--format", "{{.ID}} {{.Status}}"],  # noqa: S607
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for line in listed.stdout.splitlines():
+            container, _, status = line.partition(" ")
+            if status.endswith(("(starting)", "(healthy)", "(unhealthy)")):
+                subprocess.run(  # noqa: S603
+                    ["podman", "healthcheck", "run", container],  # noqa: S607
+                    env=env,
+                    capture_output=True,
+                    check=False,
+                )
 
 
 def image_size(tag: str) -> int:

@@ -79,3 +79,23 @@ def test_cloud_run_task_variables_pick_a_shard_and_its_state_id() -> None:
         "USAJOBS_STATE_ID_SUFFIX": "shard-1-of-4",
     }
     assert cloud_env.cloud_env({"CLOUD_RUN_TASK_INDEX": "0", "CLOUD_RUN_TASK_COUNT": "1"}) == {}
+
+
+def test_compose_without_a_key_reads_its_fake_api() -> None:
+    env = cloud_env.cloud_env({"USAJOBS_DEMO_API_URL": "http://fake-api:8080"})
+
+    assert env == {
+        "TAP_USAJOBS_BASE_URL": "http://fake-api:8080",
+        "TAP_USAJOBS_API_KEY": cloud_env.DEMO_API_KEY,
+        "TAP_USAJOBS_USER_AGENT": "demo@example.org",
+    }
+
+
+def test_compose_with_a_key_reads_the_real_api_only_with_a_database_password_of_its_own() -> None:
+    compose = {"USAJOBS_DEMO_API_URL": "http://fake-api:8080", "TAP_USAJOBS_API_KEY": "k"}
+
+    assert cloud_env.cloud_env({**compose, "USAJOBS_OWN_DB_PASSWORD": "yes"}) == {}
+    with pytest.raises(cloud_env.ConfigError, match=r"set POSTGRES_PASSWORD in \.env"):
+        cloud_env.cloud_env({**compose, "USAJOBS_OWN_DB_PASSWORD": ""})
+    # Outside compose nothing changes.
+    assert cloud_env.cloud_env({"TAP_USAJOBS_API_KEY": "k"}) == {}

@@ -17,6 +17,7 @@ Configured only through the environment:
   USAJOBS_RUN_ID                                default: a new UUID; on every log line
   USAJOBS_ALERT_DROP_PERCENT, _MIN_ROWS         the result-count alert (runlog.py)
   DASHBOARD_BUCKET                              after each run, publish the dashboard there
+  USAJOBS_DEMO_API_URL                          without an API key, read this fake API (compose)
 
 Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
 carries it) and recorded with its outcome, record counts, requests and retries in
@@ -277,14 +278,21 @@ def _main(argv: list[str], log: Log, children: Children) -> int:
         request = parse(argv)
         log.run_id = _run_id()
         meltano_bin = _meltano_bin()
+        exported = cloud_env.cloud_env(os.environ)
+        os.environ.update(exported)
         _require(REQUIRED)
         settings = runlog.Settings.from_env(os.environ)
-        exported = cloud_env.cloud_env(os.environ)
     except (ConfigError, cloud_env.ConfigError, ValueError) as exc:
         log(str(exc), "ERROR")
         return EX_CONFIG
     run_id = log.run_id
-    os.environ.update(exported)
+    if exported.get("TAP_USAJOBS_API_KEY") == cloud_env.DEMO_API_KEY:
+        log(
+            f"DEMO MODE: no TAP_USAJOBS_API_KEY is set, so this run reads the bundled fake "
+            f"USAJobs API at {exported['TAP_USAJOBS_BASE_URL']}, not the real one. Put a key "
+            'in .env to read the real API (README, "Docker Compose").',
+            "WARNING",
+        )
     os.environ.pop("DATABASE_URL", None)
     os.environ["USAJOBS_RUN_ID"] = run_id
     if request.mode == "backfill" and os.environ.get("USAJOBS_STATE_ID_SUFFIX"):

@@ -11,6 +11,11 @@
   become the tap's ``shard_index``/``shard_count`` plus ``USAJOBS_STATE_ID_SUFFIX``, so each
   shard keeps its own state. Explicit ``TAP_USAJOBS_SHARD_*`` settings win.
 
+- ``USAJOBS_DEMO_API_URL`` (set by docker-compose.yml to its fake API) is where a run
+  without ``TAP_USAJOBS_API_KEY`` reads from: demo mode, so that ``docker compose up`` works
+  on a fresh clone. With a key, the run reads the real API, and refuses to when the
+  compose database still has its demo password (``USAJOBS_OWN_DB_PASSWORD`` empty).
+
 ``ConfigError`` (exit 64) says in one line what is unusable. Stdlib plus psycopg.
 """
 
@@ -93,6 +98,33 @@ def shard_env(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+#: Set by docker-compose.yml: its fake API, read when no API key is configured.
+DEMO_API_VAR = "USAJOBS_DEMO_API_URL"
+#: The key the bundled fake API accepts (tap_usajobs.testing.fake_api): not a secret.
+DEMO_API_KEY = "fake-key"
+
+
+def demo_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The fake API's settings when compose offers it and no key is set; else nothing."""
+    url = environ.get(DEMO_API_VAR)
+    if not url:
+        return {}
+    if environ.get("TAP_USAJOBS_API_KEY"):
+        if environ.get("USAJOBS_OWN_DB_PASSWORD", "yes") == "":
+            msg = (
+                "TAP_USAJOBS_API_KEY is set, so this run would load the real API into the "
+                "compose database, which still has its demo password: set POSTGRES_PASSWORD "
+                'in .env first (README, "Docker Compose")'
+            )
+            raise ConfigError(msg)
+        return {}
+    return {
+        "TAP_USAJOBS_BASE_URL": url,
+        "TAP_USAJOBS_API_KEY": DEMO_API_KEY,
+        "TAP_USAJOBS_USER_AGENT": environ.get("TAP_USAJOBS_USER_AGENT") or "demo@example.org",
+    }
+
+
 def cloud_env(environ: Mapping[str, str]) -> dict[str, str]:
     """Every variable to export for this environment."""
     env: dict[str, str] = {}
@@ -104,4 +136,5 @@ def cloud_env(environ: Mapping[str, str]) -> dict[str, str]:
             raise ConfigError(msg)
         env.update(database_env(url))
     env.update(shard_env(environ))
+    env.update(demo_env(environ))
     return env
