@@ -1,11 +1,12 @@
-"""Write every copy of the tap's settings from its own schema: one source, three places.
+"""Write every copy of the tap's settings from its own schema: one source, four places.
 
     tap-usajobs --about --format=json | python scripts/settings_docs.py     (make settings-docs)
     tap-usajobs --about --format=json | python scripts/settings_docs.py --check         (tests)
 
 The tap's config schema (tap_usajobs/tap.py) is the single source. From it come the
 table in docs/configuration.md (with each setting's environment variable), the table in
-tap-usajobs/README.md, and the settings block of meltano.yml, each between markers.
+tap-usajobs/README.md, the settings block of meltano.yml, and the capabilities and
+settings of the Meltano Hub definition (tap-usajobs/meltano-hub.yml), each between markers.
 ``--check`` exits 1 naming every copy that has drifted. Stdlib only.
 """
 
@@ -80,11 +81,48 @@ def meltano_settings(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+#: Meltano Hub's setting kinds for the schema's types.
+HUB_KINDS = {"integer": "integer", "number": "decimal", "boolean": "boolean", "array": "array"}
+
+
+def hub_definition(settings: Settings, about: dict[str, t.Any]) -> str:
+    """The Hub definition's generated part: capabilities, settings, required ones."""
+    lines = ["capabilities:", *(f"- {name}" for name in about["capabilities"])]
+    lines += ["supported_python_versions:"]
+    lines += [f'- "{version}"' for version in about["supported_python_versions"]]
+    lines.append("settings:")
+    for name, spec, _ in settings:
+        types = spec.get("type", "string")
+        main = next((kind for kind in (types if isinstance(types, list) else [types])), "string")
+        kind = "date_iso8601" if spec.get("format") == "date-time" else HUB_KINDS.get(main)
+        kind = "password" if spec.get("secret") else kind or ("object" if main == "object" else "string")
+        lines += [f"- name: {name}", f"  kind: {kind}"]
+        lines.append(f"  label: {json.dumps(spec.get('title') or name)}")
+        lines.append(f"  description: {json.dumps(spec.get('description', ''))}")
+        if spec.get("secret"):
+            lines.append("  sensitive: true")
+        if spec.get("default") is not None:
+            lines.append(f"  value: {json.dumps(spec['default'])}")
+    required = [name for name, _, is_required in settings if is_required]
+    lines += ["settings_group_validation:", f"- [{', '.join(required)}]"]
+    return "\n".join(lines)
+
+
 #: Each copy: the file, how its markers are written, and how its block is rendered.
-COPIES: dict[str, tuple[Path, str, t.Callable[[Settings], str]]] = {
-    "docs/configuration.md": (ROOT / "docs" / "configuration.md", "<!-- {} -->", project_table),
-    "tap-usajobs/README.md": (ROOT / "tap-usajobs" / "README.md", "<!-- {} -->", tap_table),
-    "meltano.yml": (ROOT / "meltano.yml", "      # {}", meltano_settings),
+Render = t.Callable[[Settings, dict[str, t.Any]], str]
+COPIES: dict[str, tuple[Path, str, Render]] = {
+    "docs/configuration.md": (
+        ROOT / "docs" / "configuration.md",
+        "<!-- {} -->",
+        lambda settings, _: project_table(settings),
+    ),
+    "tap-usajobs/README.md": (
+        ROOT / "tap-usajobs" / "README.md",
+        "<!-- {} -->",
+        lambda settings, _: tap_table(settings),
+    ),
+    "meltano.yml": (ROOT / "meltano.yml", "      # {}", lambda settings, _: meltano_settings(settings)),
+    "tap-usajobs/meltano-hub.yml": (ROOT / "tap-usajobs" / "meltano-hub.yml", "# {}", hub_definition),
 }
 
 
@@ -115,11 +153,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail instead of writing")
     args = parser.parse_args()
-    settings = settings_of(json.load(sys.stdin))
+    about = json.load(sys.stdin)
+    settings = settings_of(about)
     stale = []
     for where, (path, marker, render) in COPIES.items():
         current = path.read_text()
-        wanted = rewritten(current, marker, render(settings), where)
+        wanted = rewritten(current, marker, render(settings, about), where)
         if current != wanted:
             stale.append(where)
             if not args.check:

@@ -43,6 +43,17 @@ def test_every_copy_of_the_settings_matches_the_tap_schema() -> None:
         check=False,
     )
     assert check.returncode == 0, check.stderr
+    markdown = subprocess.run(  # noqa: S603
+        [MELTANO, "invoke", "tap-usajobs", "--about", "--format=markdown"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert (ROOT / "tap-usajobs" / "ABOUT.md").read_text() == markdown.stdout, (
+        "tap-usajobs/ABOUT.md is out of date: run `make settings-docs`"
+    )
 
 
 def _anchor(heading: str) -> str:
@@ -65,3 +76,13 @@ def test_every_relative_link_reaches_a_file_and_heading(page: Path) -> None:
             if anchor not in {_anchor(heading) for heading in headings}:
                 broken.append(f"{target}: no such heading")
     assert broken == []
+
+
+def test_every_feature_flag_names_a_test_that_exists() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    table = page.split("## Feature flags", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`((?:tap-usajobs/)?tests/[\w/]+\.py)(?:::(\w+))?`", table)
+    assert len(named) >= 8
+    for path, name in named:
+        source = (ROOT / path).read_text()
+        assert not name or f"def {name}(" in source, f"{path}::{name} is not a test"

@@ -23,6 +23,7 @@ from conftest import API_KEY, NOW, run_tap, tap_config_for
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_usajobs import historic
+from tap_usajobs.streams import _JOBS_CONFORMER
 from tap_usajobs.testing.historic import new_announcement
 from tap_usajobs.testing.postings import new_posting
 
@@ -183,14 +184,32 @@ def test_one_row_with_several_bad_values_of_a_field_does_not_refuse_its_page(
     assert tap.sync_summary.incomplete == {}
 
 
+def _nested(depth: int) -> Any:
+    deep: Any = "bottom"
+    for _ in range(depth):
+        deep = [deep]
+    return deep
+
+
+def _too_deep_to_conform() -> int:
+    """The least nesting (by hundreds) in Details that the Search conformer cannot read."""
+    for depth in range(100, 5000, 100):
+        try:
+            _JOBS_CONFORMER({"UserArea": {"Details": {"Deep": _nested(depth)}}})
+        except RecursionError:  # noqa: PERF203 - the error is the answer
+            return depth
+    pytest.fail("the conformer read 5,000 levels of nesting")
+
+
 def test_deep_nesting_quarantines_the_row_and_a_long_integer_reads_as_text(
     hostile: Any,
 ) -> None:
     items = postings(5)
-    deep: Any = "bottom"
-    for _ in range(700):  # deeper than the conformer goes, not than json.dumps
-        deep = [deep]
-    items[0]["MatchedObjectDescriptor"]["UserArea"]["Details"]["Deep"] = deep
+    # Deeper than the conformer goes, not than the JSON parser: the conformer's limit
+    # depends on the Python (3.12 inlines comprehensions, so its frames are fewer).
+    items[0]["MatchedObjectDescriptor"]["UserArea"]["Details"]["Deep"] = _nested(
+        _too_deep_to_conform()
+    )
     body = json.dumps(items[1]).replace('"RelevanceRank": 0', '"RelevanceRank": ' + "7" * 5000)
     items[1] = json.loads(body, parse_int=str)
     server = hostile(search_pages(items))

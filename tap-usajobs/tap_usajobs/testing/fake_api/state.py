@@ -128,7 +128,7 @@ class State:
             if path.rstrip("/").lower() == SEARCH_PATH:
                 self._search_requests += 1
             if status is not None:
-                self._by_status[str(status)] += 1
+                self._by_status[str(int(status))] += 1  # "200", not "HTTPStatus.OK" (3.10)
             entry = {
                 "path": path,
                 "params": params,
