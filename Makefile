@@ -14,7 +14,7 @@ TAP_VENV := $(TAP)/.venv
 TAP_SOURCES := $(TAP)/pyproject.toml $(shell find $(TAP)/tap_usajobs -name '*.py' 2>/dev/null)
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help install demo run dry-run test test-full test-tap test-project test-project-full lint lock clean docs settings-docs dashboard screenshot live-check
+.PHONY: help install demo run dry-run test test-full test-tap test-tap-matrix dist test-project test-project-full lint lock clean docs settings-docs dashboard screenshot live-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -81,6 +81,19 @@ test-project-full: install $(TAP_VENV)/.installed $(BIN)/.browser-installed ## E
 live-check: install ## Read one page of each real endpoint, check it against the tap's schemas (needs USAJOBS_API_KEY)
 	$(BIN)/python -m pytest tests/test_live.py -m live -rs -s
 
+# The tap on every Python it supports, each installed from the one universal dev lock:
+# pyenv's newest 3.X, else python3.X from PATH. CI runs it.
+test-tap-matrix: $(BIN)/.installed ## The tap's own tests on each supported Python (3.10 to 3.13)
+	@for py in $(TAP_PYTHONS); do \
+		interp=$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$py.*/bin/python$$py 2>/dev/null | sort -V | tail -n 1); \
+		[ -n "$$interp" ] || interp=$$(command -v python$$py) || { echo "no Python $$py here" >&2; exit 1; }; \
+		venv=$(TAP)/.venv-py$$py; \
+		$(UV) venv --quiet --allow-existing --python "$$interp" $$venv && \
+		$(UV) pip install --quiet --python $$venv/bin/python -r requirements/tap-usajobs-dev.txt -e './$(TAP)[dev]' && \
+		echo "== tap-usajobs on $$($$venv/bin/python -V)" && \
+		(cd $(TAP) && .venv-py$$py/bin/python -m pytest -q -n 2 -p no:cacheprovider) || exit 1; \
+	done
+
 # sqlfluff lints the dbt project's SQL (transform/.sqlfluff) from a locked venv of its own.
 SQLFLUFF_VENV := .venv-sqlfluff
 
@@ -116,10 +129,17 @@ LOCKS := project browser tap-usajobs tap-usajobs-dev target-postgres target-json
 HASHED_LOCKS := project browser container ops tap-usajobs target-postgres target-jsonl dbt-postgres \
 	sqlfluff
 
+# The tap's dev lock holds for every Python the tap supports (markers where pins differ),
+# so that test-tap-matrix installs the same lock on each.
+UNIVERSAL_LOCKS := tap-usajobs-dev
+TAP_PYTHONS := 3.10 3.11 3.12 3.13
+TAP_PYTHONS_MIN := $(firstword $(TAP_PYTHONS))
+
 lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in file
 	for name in $(LOCKS); do \
-		extra=""; case " $(HASHED_LOCKS) " in *" $$name "*) extra="--generate-hashes";; esac; \
-		$(UV) pip compile --quiet --python-version 3.11 --no-annotate $$extra \
+		extra="--python-version 3.11"; case " $(HASHED_LOCKS) " in *" $$name "*) extra="$$extra --generate-hashes";; esac; \
+		case " $(UNIVERSAL_LOCKS) " in *" $$name "*) extra="--universal --python-version $(TAP_PYTHONS_MIN)";; esac; \
+		$(UV) pip compile --quiet --no-annotate $$extra \
 			--custom-compile-command "make lock" \
 			requirements/$$name.in -o requirements/$$name.txt; \
 	done
@@ -129,8 +149,9 @@ lock: $(BIN)/.installed ## Re-pin every lock file in requirements/ from its .in 
 clean: ## Remove environments, installed plugins and local demo data
 	rm -rf $(VENV) $(TAP_VENV) $(SQLFLUFF_VENV) .meltano .demo transform/target transform/logs output
 
-settings-docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml) from the tap's schema
+settings-docs: install ## Rewrite every copy of the settings (docs, tap README, meltano.yml, Hub definition, ABOUT.md) from the tap's schema
 	$(BIN)/meltano invoke tap-usajobs --about --format=json 2>/dev/null | $(BIN)/python scripts/settings_docs.py
+	$(BIN)/meltano invoke tap-usajobs --about --format=markdown 2>/dev/null > $(TAP)/ABOUT.md
 
 dashboard: install ## Build the dashboard over the demo database (after make demo) and serve it
 	$(BIN)/python scripts/local.py dashboard
@@ -288,3 +309,11 @@ container-measure: container-build ## Image size, run time and peak memory (the 
 container-clean: ## Remove the ops venv, the cached base image and the container storage
 	$(CONTAINERS) clean
 	rm -rf $(OPS_VENV)
+
+# --- releasing the tap ---------------------------------------------------------------------
+
+dist: $(OPS_VENV)/.installed ## Build the tap's sdist and wheel into dist/ and check them with twine
+	rm -rf dist
+	$(UV) build --quiet --out-dir dist $(TAP)
+	$(OPS_VENV)/bin/twine check --strict dist/*
+	@ls -l dist

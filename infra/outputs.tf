@@ -57,3 +57,8 @@ output "dashboard_url" {
   description = "The dashboard, for var.dashboard_viewers (signed in with their Google identity)."
   value       = "https://storage.cloud.google.com/${google_storage_bucket.dashboard.name}/index.html"
 }
+
+output "canary_execute_command" {
+  description = "Run the canary (a dry run of canary_image against production); promote only if it exits 0."
+  value       = var.canary_image == "" ? null : "gcloud run jobs execute ${google_cloud_run_v2_job.canary[0].name} --project ${var.project_id} --region ${var.region} --wait"
+}

@@ -72,6 +72,20 @@ variable "image" {
   }
 }
 
+variable "canary_image" {
+  description = "A new image to try before it becomes image: a job named <name>-canary runs it with --dry-run against production. Empty (the default) means no canary job."
+  type        = string
+  default     = ""
+
+  validation {
+    condition = var.canary_image == "" || (
+      can(regex("^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(@sha256:[a-f0-9]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$", var.canary_image))
+      && !endswith(var.canary_image, ":latest")
+    )
+    error_message = "canary_image must be empty, or a full reference with a digest (@sha256:...) or a tag other than latest."
+  }
+}
+
 variable "usajobs_user_agent" {
   description = "The email address the USAJobs API key was issued to (TAP_USAJOBS_USER_AGENT). Not a secret."
   type        = string

@@ -277,11 +277,9 @@ def test_the_run_table_survives_a_database_restart(
     assert row == ("succeeded", 3)
 
 
-def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: Pipeline) -> None:
-    narrow = {"TAP_USAJOBS_KEYWORDS": NURSE}
+def _make_two_postings_impossible(pipeline: Pipeline) -> tuple[str, str]:
+    """After a good run, make one posting close before it opens and one pay min > max."""
     first, second = sorted(expected_ids(pipeline.api, Keyword="nurse"))[:2]
-    assert pipeline.entrypoint(**narrow).returncode == 0
-    published = pipeline.query("select * from job_listings order by control_number")
     bad = {
         # Closes a year before it was published.
         first: {
@@ -300,6 +298,14 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
         },
     }
     assert sorted(pipeline.api.control("postings", {"update": bad})["updated"]) == sorted(bad)
+    return first, second
+
+
+def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: Pipeline) -> None:
+    narrow = {"TAP_USAJOBS_KEYWORDS": NURSE}
+    assert pipeline.entrypoint(**narrow).returncode == 0
+    published = pipeline.query("select * from job_listings order by control_number")
+    first, second = _make_two_postings_impossible(pipeline)
 
     result = pipeline.entrypoint(**narrow, TAP_USAJOBS_FULL_SCAN_EVERY_HOURS="0")
 
@@ -324,6 +330,22 @@ def test_quality_gates_fail_the_job_on_impossible_data_and_say_which(pipeline: P
     assert pipeline.query(
         "select count(*) from public_audit.job_listings where closes_at < published_at"
     ) == [(1,)]
+
+
+@pytest.mark.full  # slow; `make test-full` and CI run it
+def test_without_write_audit_publish_a_failing_build_stays_published(pipeline: Pipeline) -> None:
+    # The feature flag off: dbt builds and tests in public, as a plain `dbt build` does.
+    in_place = {"TAP_USAJOBS_KEYWORDS": NURSE, "USAJOBS_WRITE_AUDIT_PUBLISH": "false"}
+    assert pipeline.entrypoint(**in_place).returncode == 0
+    _make_two_postings_impossible(pipeline)
+
+    result = pipeline.entrypoint(**in_place, TAP_USAJOBS_FULL_SCAN_EVERY_HOURS="0")
+
+    assert result.returncode == 1, result.stderr[-4000:]
+    assert pipeline.query(
+        "select count(*) from job_listings where closes_at < published_at"
+    ) == [(1,)]
+    assert pipeline.query("select to_regclass('public_audit.job_listings')") == [(None,)]
 
 
 @pytest.mark.full  # slow; `make test-full` and CI run it
@@ -450,6 +472,7 @@ def test_finish_records_a_run_whose_start_was_not_recorded(
         ("USAJOBS_ALERT_DROP_PERCENT", "150", "got '150'"),
         ("USAJOBS_ALERT_MIN_ROWS", "2.5", "USAJOBS_ALERT_MIN_ROWS must be a whole number"),
         ("USAJOBS_RUNLOG_RETRY_SECONDS", "soon", "USAJOBS_RUNLOG_RETRY_SECONDS must be a number"),
+        ("USAJOBS_WRITE_AUDIT_PUBLISH", "no", "USAJOBS_WRITE_AUDIT_PUBLISH must be true or false"),
     ],
 )
 def test_malformed_alert_settings_stop_the_entrypoint_before_anything_runs(

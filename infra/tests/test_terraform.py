@@ -574,3 +574,29 @@ def test_deploy_guide_uses_the_names_terraform_creates(
         "google_secret_manager_secret.database_url",
     ):
         assert f"-target={target}" in guide
+
+
+def test_the_canary_dry_runs_its_image_with_the_jobs_identity_secrets_and_settings(
+    terraform: dict[str, Any],
+) -> None:
+    canary = resource(terraform, "google_cloud_run_v2_job", "canary")
+    job = resource(terraform, "google_cloud_run_v2_job", "pipeline")
+    assert canary["count"] == '${var.canary_image == "" ? 0 : 1}'
+    assert canary["name"] == "${var.name}-canary"
+    container = block(canary, "template", "template", "containers")
+    assert container["image"] == "${var.canary_image}"
+    assert container["args"] == ["--dry-run"]  # loads nothing, saves no state
+    assert block(canary, "template", "template")["max_retries"] == 0
+    for shared in ("service_account", "execution_environment", "timeout"):
+        assert block(canary, "template", "template")[shared] == block(
+            job, "template", "template"
+        )[shared]
+    # Every setting of the job but the dashboard's upload, which a dry run never does.
+    env, job_env = env_by_name(container), env_by_name(job_container(terraform))
+    assert set(env) == set(job_env) - {"DASHBOARD_BUCKET"}
+    assert all(env[name] == job_env[name] for name in env)
+    assert container["dynamic"] == job_container(terraform)["dynamic"]
+    rules = regex_rules(terraform, "canary_image")
+    good = "us-docker.pkg.dev/p/r/usajobs-elt@sha256:" + "a" * 64
+    assert all(rule.match(good) for rule in rules)
+    assert not any(rule.match("usajobs-elt") for rule in rules)

@@ -18,6 +18,7 @@ Configured only through the environment:
   USAJOBS_ALERT_DROP_PERCENT, _MIN_ROWS         the result-count alert (runlog.py)
   DASHBOARD_BUCKET                              after each run, publish the dashboard there
   USAJOBS_DEMO_API_URL                          without an API key, read this fake API (compose)
+  USAJOBS_WRITE_AUDIT_PUBLISH                   true (default): publish only tested marts
 
 Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
 carries it) and recorded with its outcome, record counts, requests and retries in
@@ -94,6 +95,9 @@ LOAD = ["tap-usajobs", "target-postgres"]
 #: leaves the published marts as they were. Then `dbt source freshness`: raw tables
 #: that no load has touched for 72 h fail the run (its thresholds are in the sources).
 TRANSFORM = ["dbt-postgres:build-audit", "dbt-postgres:publish", "dbt-postgres:freshness"]
+#: USAJOBS_WRITE_AUDIT_PUBLISH=false: build and test the marts where they are read, so a
+#: failing test leaves what it built published (for a database no one reads yet).
+TRANSFORM_IN_PLACE = ["dbt-postgres:build", "dbt-postgres:freshness"]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: meltano's words when the target failed (alone, or with the tap).
@@ -114,6 +118,8 @@ class Request:
     force: bool = False
     window: tuple[str, str] | None = None
     blocks: list[str] = field(default_factory=lambda: [DEFAULT_JOB])
+    #: The dbt steps after a load (from the environment, not the command line).
+    transform: list[str] = field(default_factory=lambda: TRANSFORM)
 
     @property
     def job(self) -> str:
@@ -282,6 +288,9 @@ def _main(argv: list[str], log: Log, children: Children) -> int:
         os.environ.update(exported)
         _require(REQUIRED)
         settings = runlog.Settings.from_env(os.environ)
+        request.transform = (
+            TRANSFORM if _flag("USAJOBS_WRITE_AUDIT_PUBLISH", default=True) else TRANSFORM_IN_PLACE
+        )
     except (ConfigError, cloud_env.ConfigError, ValueError) as exc:
         log(str(exc), "ERROR")
         return EX_CONFIG
@@ -401,11 +410,11 @@ def _steps(run: Run) -> None:
         # the raw tables), then dbt, in turn, so the last shard builds over everything.
         with advisory_lock("usajobs-first-load", until="usajobs.jobs"):
             run.extract_load(run.meltano_run(*LOAD, force=force, state_suffix=run.shard))
-        run.transform(run.meltano_run(*TRANSFORM))
+        run.transform(run.meltano_run(*request.transform))
     elif request.blocks == [DEFAULT_JOB]:
         # The job in orchestrate/jobs.meltano.yml, as its two steps: EL, then dbt.
         run.extract_load(run.meltano_run(*LOAD, force=force))
-        run.transform(run.meltano_run(*TRANSFORM))
+        run.transform(run.meltano_run(*request.transform))
     else:
         run.step(run.meltano_run(*request.blocks, force=force, state_suffix=run.shard))
 
@@ -462,6 +471,17 @@ def _run_id() -> str:
         msg = "USAJOBS_RUN_ID must be a UUID (meltano run --run-id takes only that)."
         raise ConfigError(msg)
     return run_id
+
+
+def _flag(name: str, *, default: bool) -> bool:
+    """A true/false switch from the environment; ConfigError for anything else."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false"):
+        msg = f"{name} must be true or false, got {value!r}."
+        raise ConfigError(msg)
+    return value == "true"
 
 
 def _require(names: tuple[str, ...]) -> None:
