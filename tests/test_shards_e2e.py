@@ -90,3 +90,65 @@ def test_entrypoint_takes_the_database_from_a_url_secret(pipeline: Pipeline) -> 
     assert bad.returncode == 64
     assert "DATABASE_URL is not a valid PostgreSQL connection URL" in bad.stderr
     assert "hunter2-secret" not in bad.stdout + bad.stderr
+
+
+@pytest.mark.full  # slow; `make test-full` and CI run it
+def test_a_backfill_across_cloud_run_tasks_loads_exactly_what_one_task_loads(
+    pipeline: Pipeline,
+) -> None:
+    window = ("2024-01-01", "2026-06-30")  # 30 month windows
+    env = {
+        "MELTANO_BIN": MELTANO,
+        "MELTANO_DATABASE_URI": "postgresql+psycopg://?options=-csearch_path%3Dmeltano",
+    }
+    one = subprocess.run(  # noqa: S603
+        [*RUN, "--backfill", *window],
+        cwd=ROOT,
+        env=pipeline.env(**env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert one.returncode == 0, one.stderr[-4000:]
+    counts = "select count(*), count(distinct control_number) from historic_job_listings"
+    ids = "select control_number from historic_job_listings order by 1"
+    unsharded = pipeline.query(ids)
+    assert len(unsharded) > 100
+    assert pipeline.query(counts) == [(len(unsharded), len(unsharded))]
+    with pipeline.server.connect(pipeline.database) as conn:  # the same database, empty
+        conn.execute("drop schema usajobs cascade")
+        conn.execute("drop schema public cascade")
+        conn.execute("create schema public")
+
+    logs = [pipeline.state_dir / f"backfill-task-{index}.log" for index in range(TASKS)]
+    tasks = []
+    for index, log in enumerate(logs):
+        with log.open("w") as stderr:
+            task_env = pipeline.env(
+                **env, CLOUD_RUN_TASK_INDEX=str(index), CLOUD_RUN_TASK_COUNT=str(TASKS)
+            )
+            tasks.append(
+                subprocess.Popen(  # noqa: S603
+                    [*RUN, "--backfill", *window],
+                    cwd=ROOT,
+                    env=task_env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
+            )
+    for task, log in zip(tasks, logs, strict=True):
+        task.wait(timeout=600)
+        assert task.returncode == 0, log.read_text()[-4000:]
+
+    assert pipeline.query(ids) == unsharded
+    assert pipeline.query(counts) == [(len(unsharded), len(unsharded))]
+    # Each window was read by one task only: the tasks' records add up to the whole.
+    shard_runs = [run for run in pipeline.runs() if run["mode"] == "backfill"][1:]
+    assert len(shard_runs) == TASKS
+    assert sum(run["records"]["historic_jobs"] for run in shard_runs) == len(unsharded)
+    listed = pipeline.meltano("state", "list", MELTANO_DATABASE_URI=env["MELTANO_DATABASE_URI"])
+    shards = {
+        f"dev:tap-usajobs-to-target-postgres:backfill-shard-{i}-of-{TASKS}" for i in range(TASKS)
+    }
+    assert shards <= set(listed.stdout.split())

@@ -31,7 +31,8 @@ Modes:
   --backfill  reads historic_jobs and announcement_texts for opening dates START..END
               under their own state ID (<env>:...:backfill), from scratch each time, so
               the regular bookmark is neither used nor moved; then dbt builds and tests
-              historic_job_listings and the models it reads.
+              historic_job_listings and the models it reads. Sharded (task count > 1),
+              each task reads the month windows it owns (<env>:...:backfill-shard-I-of-N).
 
 The default job runs as its two steps, EL then dbt. When the tap's read was incomplete or
 refused (exit 75 or 76) but the loader committed what it got, dbt still builds the marts,
@@ -304,13 +305,6 @@ def _main(argv: list[str], log: Log, children: Children) -> int:
         )
     os.environ.pop("DATABASE_URL", None)
     os.environ["USAJOBS_RUN_ID"] = run_id
-    if request.mode == "backfill" and os.environ.get("USAJOBS_STATE_ID_SUFFIX"):
-        log(
-            "--backfill runs as a single task: set the job's task count to 1 "
-            f"(it is {os.environ['USAJOBS_STATE_ID_SUFFIX']}).",
-            "ERROR",
-        )
-        return EX_CONFIG
     try:
         created = preflight.check(os.environ)
     except preflight.UnavailableError as exc:
@@ -402,8 +396,14 @@ def _steps(run: Run) -> None:
             "TAP_USAJOBS_HISTORIC_END_DATE": end,
             "TAP_USAJOBS__SELECT": '["historic_jobs.*", "announcement_texts.*", "quarantine.*"]',
         }
-        command = run.meltano_run(*LOAD, force=force, state_suffix="backfill", full_refresh=True)
-        run.extract_load(command, env)
+        # Sharded (Cloud Run tasks): each task reads the month windows it owns, under a
+        # state ID of its own; the first load alone creates the tables, and dbt takes
+        # turns, so the last task builds over every window.
+        suffix = f"backfill-{run.shard}" if run.shard else "backfill"
+        command = run.meltano_run(*LOAD, force=force, state_suffix=suffix, full_refresh=True)
+        first_load = advisory_lock("usajobs-first-load", until="usajobs.historic_jobs")
+        with first_load if run.shard else contextlib.nullcontext():
+            run.extract_load(command, env)
         run.transform(run.meltano_run("dbt-postgres:build-historic"))
     elif request.blocks == [DEFAULT_JOB] and run.shard:
         # One shard: its queries under its own state ID; the first load alone (it creates
