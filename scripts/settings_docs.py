@@ -95,7 +95,11 @@ def hub_definition(settings: Settings, about: dict[str, t.Any]) -> str:
         types = spec.get("type", "string")
         main = next((kind for kind in (types if isinstance(types, list) else [types])), "string")
         kind = "date_iso8601" if spec.get("format") == "date-time" else HUB_KINDS.get(main)
-        kind = "password" if spec.get("secret") else kind or ("object" if main == "object" else "string")
+        kind = (
+            "password"
+            if spec.get("secret")
+            else kind or ("object" if main == "object" else "string")
+        )
         lines += [f"- name: {name}", f"  kind: {kind}"]
         lines.append(f"  label: {json.dumps(spec.get('title') or name)}")
         lines.append(f"  description: {json.dumps(spec.get('description', ''))}")
@@ -121,8 +125,16 @@ COPIES: dict[str, tuple[Path, str, Render]] = {
         "<!-- {} -->",
         lambda settings, _: tap_table(settings),
     ),
-    "meltano.yml": (ROOT / "meltano.yml", "      # {}", lambda settings, _: meltano_settings(settings)),
-    "tap-usajobs/meltano-hub.yml": (ROOT / "tap-usajobs" / "meltano-hub.yml", "# {}", hub_definition),
+    "meltano.yml": (
+        ROOT / "meltano.yml",
+        "      # {}",
+        lambda settings, _: meltano_settings(settings),
+    ),
+    "tap-usajobs/meltano-hub.yml": (
+        ROOT / "tap-usajobs" / "meltano-hub.yml",
+        "# {}",
+        hub_definition,
+    ),
 }
 
 

@@ -342,9 +342,9 @@ def test_without_write_audit_publish_a_failing_build_stays_published(pipeline: P
     result = pipeline.entrypoint(**in_place, TAP_USAJOBS_FULL_SCAN_EVERY_HOURS="0")
 
     assert result.returncode == 1, result.stderr[-4000:]
-    assert pipeline.query(
-        "select count(*) from job_listings where closes_at < published_at"
-    ) == [(1,)]
+    assert pipeline.query("select count(*) from job_listings where closes_at < published_at") == [
+        (1,)
+    ]
     assert pipeline.query("select to_regclass('public_audit.job_listings')") == [(None,)]
 
 

@@ -588,9 +588,10 @@ def test_the_canary_dry_runs_its_image_with_the_jobs_identity_secrets_and_settin
     assert container["args"] == ["--dry-run"]  # loads nothing, saves no state
     assert block(canary, "template", "template")["max_retries"] == 0
     for shared in ("service_account", "execution_environment", "timeout"):
-        assert block(canary, "template", "template")[shared] == block(
-            job, "template", "template"
-        )[shared]
+        assert (
+            block(canary, "template", "template")[shared]
+            == block(job, "template", "template")[shared]
+        )
     # Every setting of the job but the dashboard's upload, which a dry run never does.
     env, job_env = env_by_name(container), env_by_name(job_container(terraform))
     assert set(env) == set(job_env) - {"DASHBOARD_BUCKET"}
