@@ -15,6 +15,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
 
 import build  # dashboard/build.py
 import devenv
+import progress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,19 +59,31 @@ def _print_summary(server: devenv.Postgres, database: str) -> None:
     print(" | ".join(header))
     for row in rows:
         print(" | ".join("" if value is None else str(value) for value in row))
+    # Never the password: the hint is for the terminal, and logs keep terminals.
+    where = " ".join(
+        f"{key}={value}" for key, value in server.env(database).items() if key != "PGPASSWORD"
+    )
+    query = "psql -c 'SELECT COUNT(*) FROM job_listings'"
+    print(
+        "\nNext: `make dashboard` serves the dashboard over this data, `make docs` the data "
+        f"dictionary, and\n  {where} {query}\nqueries it."
+    )
 
 
-def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str) -> int:
+def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str, name: str) -> int:
     database = os.environ.get("PGDATABASE") or "usajobs"
     server.create_database(database)
     env = {**_meltano_env(server.env(database)), **extra_env}
     # The runtime the image runs: the run is recorded in usajobs_ops.pipeline_runs too.
     blocks = [] if job == DEFAULT_JOB else [job]
     command = [sys.executable, str(devenv.ROOT / "orchestrate" / "run.py"), *blocks]
+    log = devenv.ROOT / "output" / "logs" / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.log"
     print("$", " ".join(command), flush=True)
-    code = subprocess.call(command, cwd=devenv.ROOT, env=env)  # noqa: S603
+    code = progress.run(command, env, log, sys.stdout, devenv.ROOT)
     if code != 0:
-        print(f"\nThe pipeline failed (exit {code}); see the log above.", file=sys.stderr)
+        tail = log.read_text().splitlines()[-15:]
+        print("\n".join(["", *tail]), file=sys.stderr)
+        print(f"\nThe pipeline failed (exit {code}). The whole log: {log}", file=sys.stderr)
         return code
     _print_summary(server, database)
     return 0
@@ -97,6 +111,7 @@ def demo(job: str, new_postings: int = 0) -> int:
                 "TAP_USAJOBS_USER_AGENT": "demo@example.com",
             },
             job,
+            "demo",
         )
 
 
@@ -119,6 +134,7 @@ def run(job: str) -> int:
                 "TAP_USAJOBS_USER_AGENT": os.environ["USAJOBS_USER_AGENT"],
             },
             job,
+            "run",
         )
 
 
