@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import devenv
 import pytest
 from conftest import KEYWORD, MELTANO, ROOT, Pipeline, expected_ids
+from psycopg.conninfo import make_conninfo
+from runtime import preflight
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -122,3 +125,31 @@ def _wait_for_committed_rows(pipeline: Pipeline, run: subprocess.Popen[str]) -> 
                 return
         time.sleep(0.2)
     pytest.fail("no rows were committed within 120 s")
+
+
+def test_tasks_racing_to_create_meltanos_schema_both_go_on(pipeline: Pipeline) -> None:
+    # Cloud Run tasks start at once: one creates meltano's schema after another looked
+    # for it and found nothing. CREATE SCHEMA IF NOT EXISTS then fails on the catalog's
+    # unique index instead of finding the schema; the runtime must take that as "exists".
+    env = pipeline.server.env(pipeline.database)
+    conninfo = make_conninfo(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        dbname=pipeline.database,
+        options="-csearch_path=meltano_race",
+    )
+    with pipeline.server.connect(pipeline.database) as first, ThreadPoolExecutor(1) as pool:
+        first.execute("begin")
+        first.execute("create schema meltano_race")  # not committed: invisible to others
+        racing = pool.submit(preflight.ensure_system_schema, conninfo)
+        waiting = (
+            "select count(*) from pg_stat_activity"
+            " where wait_event_type = 'Lock' and query ilike 'create schema%%'"
+        )
+        deadline = time.monotonic() + 30
+        while pipeline.query(waiting) != [(1,)]:  # it looked, and now waits to create
+            assert time.monotonic() < deadline, "the second task never reached its create"
+            time.sleep(0.05)
+        first.execute("commit")
+        assert racing.result(timeout=30) is None

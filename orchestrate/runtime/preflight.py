@@ -60,7 +60,12 @@ def ensure_system_schema(conninfo: str) -> str | None:
         # even when the schema exists, and a DBA may have made it for a restricted user.
         if conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone():
             return None
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        try:
+            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        except psycopg.errors.UniqueViolation:
+            # Another task created it between the look and the create: IF NOT EXISTS
+            # does not cover that race in PostgreSQL's catalog. It exists, as wanted.
+            return None
         return schema
 
 
