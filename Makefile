@@ -231,7 +231,7 @@ clean: infra-clean
 
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick bench-lock bench-clean
+.PHONY: bench bench-quick bench-historic bench-lock bench-clean
 
 bench: $(BIN)/.installed ## Full benchmark (~12 min on 2 quiet cores, ~25 busy); rewrites docs/performance.md's results
 	$(BIN)/python bench/run.py --update-doc $(BENCH_ARGS)
@@ -241,6 +241,10 @@ bench-quick: $(BIN)/.installed ## Smoke test of the benchmark harness: N=1,000, 
 
 bench-dbt: $(BIN)/.installed ## dbt run on 20,000 loaded postings; BENCH_DBT_ARGS="--ref A --ref worktree" compares
 	$(BIN)/python bench/dbt_models.py $(BENCH_DBT_ARGS)
+
+BENCH_HISTORIC_ARGS ?=
+bench-historic: install ## A ten-year historic --backfill at H = 50k/100k/300k against a floor (~25 min)
+	$(BIN)/python bench/historic.py $(BENCH_HISTORIC_ARGS)
 
 bench-lock: $(BIN)/.installed ## Re-pin requirements/bench-msdk.txt
 	$(UV) pip compile --quiet --python-version 3.11 --no-annotate \

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         "--historic-page-size", type=int, default=500, help="rows per Historic JOA page"
     )
     parser.add_argument(
+        "--historic-latency-ms", type=int, default=0, help="sleep per Historic JOA request"
+    )
+    parser.add_argument(
         "--historic-mirror-every",
         type=int,
         default=4,

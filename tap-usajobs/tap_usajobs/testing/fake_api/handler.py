@@ -220,11 +220,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _historic_joa(self, params: dict[str, str]) -> None:
         """Serve GET /api/historicjoa."""
+        time.sleep(self.server.state.config.historic_latency_ms / 1000)
         path = urlsplit(self.path).path
         self._public(params, *self.server.state.historic.page(JOBS, path, params))
 
     def _announcement_text(self, params: dict[str, str]) -> None:
         """Serve GET /api/historicjoa/announcementtext."""
+        time.sleep(self.server.state.config.historic_latency_ms / 1000)
         path = urlsplit(self.path).path
         self._public(params, *self.server.state.historic.page(TEXTS, path, params))
 

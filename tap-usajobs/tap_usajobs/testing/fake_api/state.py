@@ -40,6 +40,7 @@ class FakeApiConfig:
     historic: int = 400  # historic announcements, opened over the last historic_days
     historic_days: int = 420
     historic_page_size: int = 500
+    historic_latency_ms: int = 0  # sleep per Historic JOA request (benchmarks)
     # Historic JOA lists current announcements too: every Nth Search posting is mirrored
     # into it under its control number (0: none).
     historic_mirror_every: int = 4
