@@ -25,33 +25,30 @@ DOCS = sorted(
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
-def test_every_copy_of_the_settings_matches_the_tap_schema() -> None:
-    # docs/configuration.md, tap-usajobs/README.md and meltano.yml's settings block.
-    about = subprocess.run(  # noqa: S603
-        [MELTANO, "invoke", "tap-usajobs", "--about", "--format=json"],
+def _about(form: str) -> str:
+    """``tap-usajobs --about`` in ``form`` (json, markdown), through meltano."""
+    return subprocess.run(  # noqa: S603
+        [MELTANO, "invoke", "tap-usajobs", "--about", f"--format={form}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
-    )
+    ).stdout
+
+
+def test_every_copy_of_the_settings_matches_the_tap_schema() -> None:
+    # The settings tables, meltano.yml's settings block and the Hub definition...
     check = subprocess.run(  # noqa: S603
         [sys.executable, str(ROOT / "scripts" / "settings_docs.py"), "--check"],
-        input=about.stdout,
+        input=_about("json"),
         capture_output=True,
         text=True,
         check=False,
     )
     assert check.returncode == 0, check.stderr
-    markdown = subprocess.run(  # noqa: S603
-        [MELTANO, "invoke", "tap-usajobs", "--about", "--format=markdown"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert (ROOT / "tap-usajobs" / "ABOUT.md").read_text() == markdown.stdout, (
+    # ...and ABOUT.md, the tap's own description of itself.
+    assert (ROOT / "tap-usajobs" / "ABOUT.md").read_text() == _about("markdown"), (
         "tap-usajobs/ABOUT.md is out of date: run `make settings-docs`"
     )
 
