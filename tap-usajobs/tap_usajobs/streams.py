@@ -224,9 +224,10 @@ class SearchJobsStream(UsaJobsStream):
         scan = self.scan
         keyword = (context or {}).get("keyword")
         matches = self._held(KeywordMatchesStream)
+        note_matches = bool(keyword) and matches.selected  # once, not per posting
         for record in records:
             control_number = record["MatchedObjectId"]
-            if keyword and matches.selected:
+            if note_matches:
                 matches.hold(
                     {
                         "MatchedObjectId": control_number,
