@@ -179,15 +179,18 @@ def test_historic_and_code_lists_load_and_a_removed_code_is_marked_deleted(
             columns
         ), table
 
-    # A code that leaves its list keeps its row, marked deleted, after the next run.
+    # A code that leaves its list keeps its row, marked deleted, once the list is read
+    # again: not by the next run (lists are read weekly), by the first one due.
     pipeline.api.control("codelists", {"list": "payplans", "remove": ["AA"]})
-    pipeline.api.control("reset-stats", {})
     pipeline.run_ok("tap-usajobs", "target-postgres", **historic)
-
-    deleted = pipeline.query(
-        'select "Code" from usajobs.pay_plans where _sdc_deleted_at is not null'
+    retired = 'select "Code" from usajobs.pay_plans where _sdc_deleted_at is not null'
+    assert pipeline.query(retired) == []
+    pipeline.api.control("reset-stats", {})
+    pipeline.run_ok(
+        "tap-usajobs", "target-postgres", **historic, TAP_USAJOBS_CODE_LIST_REFRESH_DAYS="0"
     )
-    assert deleted == [("AA",)]
+
+    assert pipeline.query(retired) == [("AA",)]
     flags = pipeline.query(
         "select code, is_deleted from staging.stg_usajobs__pay_plans where code in ('AA', 'GS')"
     )

@@ -7,10 +7,14 @@ Every list has the same shape::
      "DateGenerated": "2024-07-01T16:39:12.9454839Z"}
 
 with a few list-specific fields (``ParentCode`` and ``Acronym`` of agency subelements,
-``JobFamily`` of occupational series). A list is small and has no change feed, so each
-run reads it whole, in one request, and then emits ``ACTIVATE_VERSION``: a target that
+``JobFamily`` of occupational series). A list is small and has no change feed, so it is
+read whole, in one request, and then ``ACTIVATE_VERSION`` goes out: a target that
 honours it (target-postgres with ``activate_version: true``) marks codes that disappeared
 as deleted. ``IsDisabled`` codes are kept, as a boolean: old postings still use them.
+
+Lists change rarely, so a list read whole within ``code_list_refresh_days`` is not read
+again: the run sends nothing for it, neither rows nor ``ACTIVATE_VERSION``, and the
+target keeps the list as it is. A read that was not whole does not count.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import time
 import typing as t
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -51,6 +56,21 @@ _COMMON_FIELDS = (
 
 #: Stream-state key: how many codes the last complete read of a list found.
 CODES_READ_KEY = "codes_read"
+#: Stream-state key: the UTC date of the last complete read.
+READ_ON_KEY = "read_on"
+
+CODE_LIST_SETTINGS = (
+    th.Property(
+        "code_list_refresh_days",
+        th.IntegerType(minimum=0),
+        default=7,
+        title="Code list refresh interval (days)",
+        description=(
+            "A code list read whole within this many days is not read again; its table "
+            "stays as it is. 0 reads every selected list on every run."
+        ),
+    ),
+)
 #: A list that shrinks below this share of its last read retires nothing.
 MIN_SHARE_OF_LAST_READ = 0.5
 
@@ -129,6 +149,16 @@ class CodeListStream(UsaJobsStream):
         half of what the last read found: a list cut short by the API must not retire
         codes that still exist.
         """
+        today = datetime.now(timezone.utc).date()
+        due = self._next_read(today)
+        if due > today:
+            self.logger.info(
+                "%s: read whole on %s; not read again before %s (code_list_refresh_days).",
+                self.name,
+                self.stream_state[READ_ON_KEY],
+                due.isoformat(),
+            )
+            return
         version = int(time.time() * 1000)
         self._stream_version = version  # every record carries the list's new version
         seen: set[str] = set()
@@ -156,7 +186,19 @@ class CodeListStream(UsaJobsStream):
             )
             return
         self.stream_state[CODES_READ_KEY] = codes
+        self.stream_state[READ_ON_KEY] = today.isoformat()
         self._write_activate_version_message(version)
+
+    def _next_read(self, today: date) -> date:
+        """When the list is due: at once, unless a whole read happened recently."""
+        interval = int(self.config["code_list_refresh_days"])
+        try:
+            read_on = date.fromisoformat(str(self.stream_state[READ_ON_KEY]))
+        except (KeyError, ValueError):
+            return today
+        if not interval or read_on > today:  # a date from the future proves nothing
+            return today
+        return read_on + timedelta(days=interval)
 
     @override
     def find_shape_problem(self, body: t.Any) -> str | None:

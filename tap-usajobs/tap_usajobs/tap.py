@@ -16,7 +16,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_usajobs.client import ContentRefusedError
-from tap_usajobs.codelists import CODE_LISTS, CodeListStream
+from tap_usajobs.codelists import CODE_LIST_SETTINGS, CODE_LISTS, CodeListStream
 from tap_usajobs.historic import HISTORIC_SETTINGS, AnnouncementTextsStream, HistoricJobsStream
 from tap_usajobs.quarantine import QuarantineStream
 from tap_usajobs.settings import (
@@ -165,8 +165,9 @@ class TapUsaJobs(Tap):
             default=4,
             title="Concurrent page requests",
             description=(
-                "Pages of one query fetched in parallel once page 1 gives the page count. "
-                "1 pages strictly one after another."
+                "Search pages of one query fetched at once (fewer while pages wait unread), "
+                "and Historic JOA month windows paged through at once. 1 fetches strictly "
+                "one page after another."
             ),
         ),
         th.Property(
@@ -234,6 +235,7 @@ class TapUsaJobs(Tap):
             ),
         ),
         *HISTORIC_SETTINGS,
+        *CODE_LIST_SETTINGS,
         th.Property(
             "run_summary_path",
             th.StringType(min_length=1),

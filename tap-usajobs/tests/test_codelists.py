@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -129,3 +130,51 @@ def test_a_failed_or_empty_read_retires_nothing(
     assert not [m for m in empty.messages if m["type"] == "ACTIVATE_VERSION"]
     with pytest.raises(FatalAPIError):
         run({**config, "base_url": f"{fake_api.url}/no-such-root"}, "pay_plans")
+
+
+def codelist_requests(api: FakeUsaJobsServer) -> int:
+    """How many code list requests the fake has answered."""
+    log = control(api, "keyless-requests")["requests"]
+    return sum(entry["path"].lower().startswith("/api/codelist/") for entry in log)
+
+
+def test_a_list_read_whole_is_read_again_only_after_its_refresh_interval(
+    fake_api: FakeUsaJobsServer, config: dict[str, Any]
+) -> None:
+    first = run(config, "pay_plans")
+    state = first.final_state
+    read_on = state["bookmarks"]["pay_plans"]["read_on"]
+    assert read_on == datetime.now(timezone.utc).date().isoformat()
+
+    again = run(config, "pay_plans", state=state)
+
+    # Nothing at all for the list: no rows, and no ACTIVATE_VERSION to retire them.
+    assert not [
+        m for m in again.messages if m.get("stream") == "pay_plans" and m["type"] != "SCHEMA"
+    ]
+    assert codelist_requests(fake_api) == 1
+    week_ago = (date.fromisoformat(read_on) - timedelta(days=7)).isoformat()
+    state["bookmarks"]["pay_plans"]["read_on"] = week_ago
+
+    due = run(config, "pay_plans", state=state)
+
+    assert codelist_requests(fake_api) == 2
+    assert [m["type"] for m in due.messages if m.get("stream") == "pay_plans"][-1] == (
+        "ACTIVATE_VERSION"
+    )
+    assert due.final_state["bookmarks"]["pay_plans"]["read_on"] == read_on
+    run({**config, "code_list_refresh_days": 0}, "pay_plans", state=due.final_state)
+    assert codelist_requests(fake_api) == 3
+
+
+def test_a_read_that_retired_nothing_does_not_postpone_the_next(
+    fake_api: FakeUsaJobsServer, config: dict[str, Any]
+) -> None:
+    codes = control(fake_api, "codelists")["payplans"]
+    control(fake_api, "codelists", {"list": "payplans", "remove": codes})
+    empty = run(config, "pay_plans")
+    assert "read_on" not in empty.final_state["bookmarks"]["pay_plans"]
+
+    run(config, "pay_plans", state=empty.final_state)
+
+    assert codelist_requests(fake_api) == 2

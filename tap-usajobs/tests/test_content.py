@@ -406,7 +406,9 @@ def test_a_code_list_that_shrinks_sharply_retires_nothing(
     assert len(listed) == codes
     control(fake_api, "codelists", {"list": "payplans", "remove": listed[: codes * 2 // 3]})
 
-    second, tap = run_tap(tap_config(), "pay_plans", state=first.final_state)
+    second, tap = run_tap(
+        tap_config(code_list_refresh_days=0), "pay_plans", state=first.final_state
+    )
 
     assert [m for m in first.messages if m["type"] == "ACTIVATE_VERSION"]
     assert not [m for m in second.messages if m["type"] == "ACTIVATE_VERSION"]
@@ -421,7 +423,9 @@ def test_a_code_list_that_changes_a_little_retires_what_left_it(
     listed = control(fake_api, "codelists")["payplans"]
     control(fake_api, "codelists", {"list": "payplans", "remove": listed[:1]})
 
-    second, tap = run_tap(tap_config(), "pay_plans", state=first.final_state)
+    second, tap = run_tap(
+        tap_config(code_list_refresh_days=0), "pay_plans", state=first.final_state
+    )
 
     assert [m for m in second.messages if m["type"] == "ACTIVATE_VERSION"]
     assert tap.sync_summary.incomplete == {}

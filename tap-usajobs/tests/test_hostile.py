@@ -381,7 +381,8 @@ def test_a_code_list_padded_with_repeats_does_not_look_whole(hostile: Any) -> No
         return lambda _path, _params: (200, json.dumps(body).encode())
 
     first, _ = run_tap(config(hostile(answer(["AA", "AB", "AC", "AD"]))), "pay_plans")
-    second, tap = run_tap(config(hostile(answer(["AA"] * 4))), "pay_plans", state=first.final_state)
+    again = config(hostile(answer(["AA"] * 4)), code_list_refresh_days=0)  # read it again now
+    second, tap = run_tap(again, "pay_plans", state=first.final_state)
 
     assert len(second.records_of("pay_plans")) == 1
     assert not [m for m in second.messages if m["type"] == "ACTIVATE_VERSION"]
