@@ -11,9 +11,10 @@ every Historic JOA request. For each H, on a fresh database:
   runs it: tap-usajobs (``historic_jobs`` and ``announcement_texts``) into target-postgres,
   then ``dbt build`` of ``historic_job_listings`` and what it reads. It runs the plugins
   ``make install`` installed, so it measures the working tree.
-- ``floor``: the same month windows and pages, fetched one request at a time as the tap
-  does, then one ``COPY`` per stream of the rows as jsonb: the least work that moves the
-  same data.
+- ``floor``: the same month windows and pages, ``--concurrency`` windows at a time (the
+  tap's ``max_concurrent_requests``, 4 by default), each window's pages one after another
+  as its ``next`` links require; then one ``COPY`` per stream of the rows as jsonb: the
+  least work that moves the same data.
 
 It prints, and writes to ``bench/results/historic-<time>.json``: wall time, rows/s,
 requests, the peak RSS of each process, the ratio to the floor, and a least-squares line
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,24 +62,37 @@ def month_windows(first: date, last: date) -> list[tuple[date, date]]:
 
 
 def floor(
-    api: str, windows: list[tuple[date, date]], server: devenv.Postgres, db: str
+    api: str,
+    windows: list[tuple[date, date]],
+    server: devenv.Postgres,
+    db: str,
+    concurrency: int,
 ) -> dict[str, Any]:
-    """Fetch every page of every window, one request at a time, then COPY the rows."""
+    """Fetch every page of every window, ``concurrency`` windows at a time, then COPY."""
     started = time.monotonic()
+
+    def window_rows(path: str, start: date, end: date) -> tuple[list[str], int]:
+        rows: list[str] = []
+        requests = 0
+        link: str | None = f"{path}?StartPositionOpenDate={start}&EndPositionOpenDate={end}"
+        while link:
+            with urllib.request.urlopen(f"{api}{link}", timeout=120) as response:  # noqa: S310
+                requests += 1
+                body = response.read()
+            if not body:  # 204: no announcement in the window
+                break
+            page = json.loads(body)
+            rows += [json.dumps(row) for row in page.get("data") or []]
+            link = (page.get("paging") or {}).get("next")
+        return rows, requests
+
     rows: dict[str, list[str]] = {stream: [] for stream in STREAMS}
     requests = 0
-    for stream, path in STREAMS.items():
-        for start, end in windows:
-            link: str | None = f"{path}?StartPositionOpenDate={start}&EndPositionOpenDate={end}"
-            while link:
-                with urllib.request.urlopen(f"{api}{link}", timeout=120) as response:  # noqa: S310
-                    requests += 1
-                    body = response.read()
-                if not body:  # 204: no announcement in the window
-                    break
-                page = json.loads(body)
-                rows[stream] += [json.dumps(row) for row in page.get("data") or []]
-                link = (page.get("paging") or {}).get("next")
+    with ThreadPoolExecutor(concurrency) as pool:
+        for stream, path in STREAMS.items():
+            for got, made in pool.map(lambda w, p=path: window_rows(p, *w), windows):
+                rows[stream] += got
+                requests += made
     fetched = time.monotonic() - started
     with server.connect(db) as conn:
         for stream, texts in rows.items():
@@ -89,12 +104,18 @@ def floor(
         "wall_s": round(time.monotonic() - started, 2),
         "fetch_s": round(fetched, 2),
         "requests": requests,
+        "concurrency": concurrency,
         "rows": {stream: len(texts) for stream, texts in rows.items()},
     }
 
 
-def backfill(
-    api: str, window: tuple[date, date], server: devenv.Postgres, db: str, logs: Path
+def backfill(  # noqa: PLR0913  # the run's knobs, named
+    api: str,
+    window: tuple[date, date],
+    server: devenv.Postgres,
+    db: str,
+    logs: Path,
+    concurrency: int,
 ) -> dict[str, Any]:
     """The runtime's --backfill, its processes sampled for peak RSS."""
     env = {
@@ -104,6 +125,7 @@ def backfill(
         "TAP_USAJOBS_API_KEY": devenv.FAKE_API_KEY,
         "TAP_USAJOBS_USER_AGENT": harness.USER_AGENT,
         "MELTANO_BIN": str(harness.MELTANO),
+        "TAP_USAJOBS_MAX_CONCURRENT_REQUESTS": str(concurrency),
     }
     log = logs / f"backfill-{db}.log"
     with log.open("wb") as file:
@@ -153,6 +175,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50000,100000,300000")
     parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="windows fetched at once, by the tap (max_concurrent_requests) and the floor",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     today = datetime.now(UTC).date()
@@ -174,10 +202,10 @@ def main() -> int:
             )
             with harness.fake_api(ROOT, 10, 2, 0, Path(work), extra) as fake:
                 with databases.fresh(f"historic_{size}") as db:
-                    ours = backfill(fake.url, window, server, db, logs)
+                    ours = backfill(fake.url, window, server, db, logs, args.concurrency)
                 ours["requests"] = len(fake.control("keyless-requests")["requests"])
                 with databases.fresh(f"floor_{size}") as db:
-                    least = floor(fake.url, windows, server, db)
+                    least = floor(fake.url, windows, server, db, args.concurrency)
             row = {"H": size, "backfill": ours, "floor": least}
             row["ratio"] = round(ours["wall_s"] / least["wall_s"], 2)
             row["rows_per_s"] = round(sum(ours["rows"].values()) / ours["wall_s"])
@@ -187,6 +215,7 @@ def main() -> int:
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "latency_ms": args.latency_ms,
+        "concurrency": args.concurrency,
         "page_size": PAGE_SIZE,
         "windows": len(windows),
         "results": results,

@@ -34,10 +34,11 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_usajobs import historic_schemas
-from tap_usajobs.client import UsaJobsStream
+from tap_usajobs.client import UsaJobsStream, payload
 from tap_usajobs.conform import parse_date
 from tap_usajobs.continuation import ContinuationPaginator, is_empty_answer
 from tap_usajobs.normalize import parse_datetime
+from tap_usajobs.readahead import ReadAhead
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -53,6 +54,11 @@ if t.TYPE_CHECKING:
 
 #: The date filters a window sets; ``historic_params`` cannot override them.
 _WINDOW_FILTERS = ("StartPositionOpenDate", "EndPositionOpenDate")
+
+#: Pages fetched ahead of the window being read, across the windows being fetched
+#: (``max_concurrent_requests`` of them): ~2 MB each parsed, so ~40 MB at most. Enough to
+#: go on fetching while target-postgres writes a batch (docs/performance.md).
+PAGES_AHEAD = 16
 
 HISTORIC_SETTINGS = (
     th.Property(
@@ -196,8 +202,8 @@ class HistoricJoaStream(UsaJobsStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:  # noqa: ANN401
         """Prepare the per-window counters."""
         super().__init__(*args, **kwargs)
-        self._window: Window | None = None
-        self._paginator: ContinuationPaginator | None = None
+        self._reader: ReadAhead[tuple[tuple[str, t.Any], ...], requests.Response] | None = None
+        self._paginators: dict[tuple[tuple[str, t.Any], ...], ContinuationPaginator] = {}
 
     def is_unsettled(self, record: dict[str, t.Any]) -> bool:
         """Whether a row may still change, so its window must be polled again."""
@@ -250,14 +256,48 @@ class HistoricJoaStream(UsaJobsStream):
         return [window.context for window in due]
 
     @override
-    def get_new_paginator(self) -> ContinuationPaginator:
-        """Follow ``paging.next``; kept so the window's totals can be checked at its end."""
-        window = self._window
-        label = f"{self.name} {window.start}..{window.end}" if window else self.name
-        self._paginator = ContinuationPaginator(
-            label, max_pages=int(self.config["max_requests_per_query"]), path=self.path
+    def request_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        """The window's rows, its pages fetched ahead with the next windows' (ADR 20)."""
+        if self._reader is None:
+            self._reader = ReadAhead(
+                [_partition_key(window) for window in self.partitions or []],
+                self._window_pages,
+                workers=int(self.config["max_concurrent_requests"]),
+                budget=PAGES_AHEAD,
+                name=self.name,
+            )
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            for response in self._reader.items(_partition_key(context or {})):
+                request_counter.increment()
+                yield from self.parse_response(response)
+
+    def _window_pages(self, key: tuple[tuple[str, t.Any], ...]) -> Iterator[requests.Response]:
+        """Every page of one window, in order (run by a ``ReadAhead`` worker thread).
+
+        Paging ends where ``next`` does, or at a page without rows and without ``next``.
+        """
+        context = dict(key)
+        window = Window.of(context)
+        self._paginators[key] = paginator = ContinuationPaginator(
+            f"{self.name} {window.start}..{window.end}",
+            max_pages=int(self.config["max_requests_per_query"]),
+            path=self.path,
         )
-        return self._paginator
+        while not paginator.finished:
+            request = self._prepare_request(context=context, page=paginator)
+            response = self._send(request, context)
+            self.update_sync_costs(request, response, context)
+            yield response
+            empty = is_empty_answer(response) or not payload(response)["data"]
+            if empty and not paginator.continue_if_empty(response):
+                return
+            paginator.advance(response)
+
+    @cached_property
+    def _send(self) -> t.Callable[..., requests.Response]:
+        """The SDK's request, with its retries, backoff and ``Retry-After``."""
+        return self.request_decorator(self._request)
 
     @override
     def get_url_params(
@@ -292,7 +332,7 @@ class HistoricJoaStream(UsaJobsStream):
         if not context:
             # No window is due (or this shard owns none): never query without dates.
             return
-        self._window = window = Window.of(context)
+        window = Window.of(context)
         unsettled = repeated = 0
         seen: set[int] = set()
         quarantined_before = self.quarantined_rows
@@ -303,9 +343,7 @@ class HistoricJoaStream(UsaJobsStream):
             seen.add(record["usajobsControlNumber"])
             unsettled += self.is_unsettled(record)
             yield record
-        paginator = self._paginator
-        if paginator is None:  # pragma: no cover - request_records always builds one
-            return
+        paginator = self._paginators.pop(_partition_key(context))
         quarantined = self.quarantined_rows - quarantined_before
         problems = self._problems(paginator, len(seen) + quarantined, quarantined, repeated)
         if problems:
@@ -316,7 +354,8 @@ class HistoricJoaStream(UsaJobsStream):
                 label,
                 "; ".join(problems),
             )
-        self.get_context_state(context).update(
+        state = self.get_context_state(context)
+        state.update(
             {
                 "polled_on": utc_today().isoformat(),
                 "rows_received": len(seen),
@@ -324,6 +363,10 @@ class HistoricJoaStream(UsaJobsStream):
                 "unsettled_rows": unsettled + quarantined,
             }
         )
+        # Every row of the window has been written: say so now, so that a run stopped
+        # later (a ten-year backfill takes hours) goes on from the next window.
+        self._finalize_state(state)
+        self._write_state_message()
 
     def _problems(
         self, paginator: ContinuationPaginator, received: int, quarantined: int, repeated: int

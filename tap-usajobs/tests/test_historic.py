@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import NOW, Sync, control, run_tap, tap_config_for
+from conftest import NOW, Sync, catalog_selecting, control, run_tap, tap_config_for
 from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -20,6 +23,7 @@ from tap_usajobs.tap import TapUsaJobs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from tap_usajobs.testing.fake_api import FakeUsaJobsServer
 
@@ -504,3 +508,73 @@ def test_an_end_date_from_today_on_keeps_the_regular_windows(
         }
 
     assert polled({**config, "historic_end_date": later}) == polled(config)
+
+
+# --- windows read ahead, state written in order ------------------------------------------
+
+
+def test_a_run_killed_mid_way_has_state_only_for_windows_whose_rows_it_wrote(
+    start_fake_api: Callable[..., FakeUsaJobsServer], tmp_path: Path
+) -> None:
+    # Four windows are fetched at a time, each page slowed down, and the tap is killed
+    # as soon as its state holds three windows: some windows have been fetched but not
+    # written. None of those may be in the state, and every window the state holds must
+    # have had all of its rows written before it.
+    api = start_fake_api(
+        historic=240,
+        historic_days=390,
+        historic_page_size=PAGE_SIZE,
+        historic_mirror_every=0,
+        historic_latency_ms=40,
+    )
+    # A subprocess does not see the frozen clock: the end date bounds its windows instead.
+    config = tap_config_for(
+        api.url,
+        start_date=START,
+        historic_end_date=TODAY.isoformat(),
+        historic_lookback_days=60,
+        historic_repoll_days=365,
+        max_concurrent_requests=4,
+    )
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog_selecting("historic_jobs")))
+    tap = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "tap_usajobs", "--config", str(tmp_path / "config.json"),
+         "--catalog", str(tmp_path / "catalog.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert tap.stdout is not None
+    written: set[str] = set()
+    state: dict[str, Any] = {}
+    for line in tap.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            written.add(message["record"]["usajobsControlNumber"])
+        if message["type"] == "STATE":
+            state = message["value"]
+            if len(state["bookmarks"]["historic_jobs"].get("partitions", [])) >= 3:
+                tap.kill()
+                break
+    tap.wait()
+
+    done = {
+        entry["context"]["StartPositionOpenDate"]
+        for entry in state["bookmarks"]["historic_jobs"]["partitions"]
+    }
+    assert len(done) >= 3
+    for row in served_rows(api):
+        if window_of(row["positionOpenDate"]) in done:
+            assert row["usajobsControlNumber"] in written, row["positionOpenDate"]
+    fetched = {
+        value
+        for entry in keyless_requests(api)
+        for name, value in entry["params"].items()
+        if name.lower() == "startpositionopendate"
+    }
+    assert fetched - done, "no window was fetched ahead of the state: the test proves nothing"
+
+    resumed = run(config, "historic_jobs", state=state)
+
+    read = written | {r["usajobsControlNumber"] for r in records(resumed, "historic_jobs")}
+    assert read >= {row["usajobsControlNumber"] for row in served_rows(api)}
