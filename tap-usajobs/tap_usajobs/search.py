@@ -192,8 +192,11 @@ class QueryReader:
         """Yield every posting of the partition's query once; note what proves it whole."""
         try:
             first = self._get(SearchPage(1))
-            self.reported_total = PageHints.of(first).count
-            yield from self._read((), first)
+            hints = PageHints.of(first)
+            self.reported_total = hints.count
+            kept = self._keep_if_read(first, hints)
+            del first
+            yield from self._read((), *kept)
         except BudgetExhaustedError:
             self.problems.append(
                 f"stopped after {self.requests} requests (max_requests_per_query); the API "
@@ -206,13 +209,29 @@ class QueryReader:
                 f"the API reported {self.reported_total} postings but {found} were read"
             )
 
-    def _read(self, filters: Filters, first: requests.Response) -> Iterator[dict[str, t.Any]]:
-        """The postings of the query narrowed by ``filters``, whose page 1 is ``first``."""
-        hints = PageHints.of(first)
-        over_cap = bool(self.row_cap) and (hints.count or 0) > self.row_cap
-        if over_cap and (yield from self._split(filters, hints.count or 0)):
+    def _read(
+        self, filters: Filters, first: requests.Response | None, hints: PageHints
+    ) -> Iterator[dict[str, t.Any]]:
+        """The postings of the query narrowed by ``filters``; ``hints`` are its page 1's."""
+        if self._over_cap(hints) and (yield from self._split(filters, hints.count or 0)):
             return
+        if first is None:  # page 1 was let go, as a query to split; this one cannot be
+            first = self._get(SearchPage(1, filters))
+            hints = PageHints.of(first)
         yield from self._pages(filters, first, hints)
+
+    def _over_cap(self, hints: PageHints) -> bool:
+        return bool(self.row_cap) and (hints.count or 0) > self.row_cap
+
+    def _keep_if_read(
+        self, first: requests.Response, hints: PageHints
+    ) -> tuple[requests.Response | None, PageHints]:
+        """Page 1 and its hints; no page 1 for a query over the cap, which will be split.
+
+        Its rows would be read again in the narrower queries; held while they are read,
+        page 1s of every level of the split add up (~20 MB each).
+        """
+        return (None if self._over_cap(hints) else first), hints
 
     def _split(self, filters: Filters, count: int) -> Generator[dict[str, t.Any], None, bool]:
         """Read the query in narrower parts; False when it cannot be narrowed further."""
@@ -221,7 +240,8 @@ class QueryReader:
             self._unsplittable.add(filters)
             return False
         firsts = [self._get(SearchPage(1, narrowed)) for narrowed in narrower]
-        counts = [PageHints.of(page).count for page in firsts]
+        hints = [PageHints.of(page) for page in firsts]
+        counts = [hint.count for hint in hints]
         if all(part == count for part in counts):
             self._unsplittable.add(filters)
             self.problems.append(
@@ -238,8 +258,13 @@ class QueryReader:
             len(narrower),
             narrower[0][-1][0],
         )
-        for narrowed, page in zip(narrower, firsts, strict=True):
-            yield from self._read(narrowed, page)
+        parts = [
+            (narrowed, *self._keep_if_read(page, hint))
+            for narrowed, page, hint in zip(narrower, firsts, hints, strict=True)
+        ]
+        del firsts
+        while parts:  # each part's page 1 is let go once it is read
+            yield from self._read(*parts.pop(0))
         return True
 
     def _pages(
