@@ -210,13 +210,15 @@ class Handler(BaseHTTPRequestHandler):
         # Small answers in two writes (headers, body) would otherwise wait ~40 ms each
         # for the client's delayed ACK; only these endpoints' connections are changed.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._send(status, body)
+        # Logged before the answer leaves: a client that reads it and then asks for the
+        # log must find the request there.
         self.server.state.record_keyless(
             urlsplit(self.path).path,
             params,
             status,
             key_sent=self.headers.get("Authorization-Key") is not None,
         )
+        self._send(status, body)
 
     def _historic_joa(self, params: dict[str, str]) -> None:
         """Serve GET /api/historicjoa."""
