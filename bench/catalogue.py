@@ -63,7 +63,8 @@ def get(api: str, query: tuple[tuple[str, str], ...], page: int, per_page: int) 
         headers={"Authorization-Key": devenv.FAKE_API_KEY, "User-Agent": harness.USER_AGENT},
     )
     with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-        return response.read()
+        body: bytes = response.read()
+    return body
 
 
 def scan(api: str, work: Path, concurrency: int) -> dict[str, Any]:
