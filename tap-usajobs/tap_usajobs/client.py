@@ -325,6 +325,14 @@ class UsaJobsStream(RESTStream[t.Any]):
         """Jitter is already applied by the wait generator."""
         return value
 
+    @cached_property
+    def send(self) -> t.Callable[..., requests.Response]:
+        """The SDK's ``_request`` with its retries, backoff and ``Retry-After``.
+
+        For pages fetched outside the SDK's paging loop, from worker threads too (ADR 16, 20).
+        """
+        return self.request_decorator(self._request)
+
     @override
     def validate_response(self, response: requests.Response) -> None:
         """USAJobs' own cases first (redirects, auth, bodies), then the SDK's status mapping.

@@ -59,6 +59,9 @@ CODES_READ_KEY = "codes_read"
 #: Stream-state key: the UTC date of the last complete read.
 READ_ON_KEY = "read_on"
 
+#: A list that shrinks below this share of its last read retires nothing.
+MIN_SHARE_OF_LAST_READ = 0.5
+
 CODE_LIST_SETTINGS = (
     th.Property(
         "code_list_refresh_days",
@@ -71,8 +74,6 @@ CODE_LIST_SETTINGS = (
         ),
     ),
 )
-#: A list that shrinks below this share of its last read retires nothing.
-MIN_SHARE_OF_LAST_READ = 0.5
 
 
 @dataclass(frozen=True)

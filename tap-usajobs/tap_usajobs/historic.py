@@ -286,18 +286,13 @@ class HistoricJoaStream(UsaJobsStream):
         )
         while not paginator.finished:
             request = self._prepare_request(context=context, page=paginator)
-            response = self._send(request, context)
+            response = self.send(request, context)
             self.update_sync_costs(request, response, context)
             yield response
             empty = is_empty_answer(response) or not payload(response)["data"]
             if empty and not paginator.continue_if_empty(response):
                 return
             paginator.advance(response)
-
-    @cached_property
-    def _send(self) -> t.Callable[..., requests.Response]:
-        """The SDK's request, with its retries, backoff and ``Retry-After``."""
-        return self.request_decorator(self._request)
 
     @override
     def get_url_params(

@@ -291,13 +291,9 @@ class SearchJobsStream(UsaJobsStream):
     def fetch_page(self, context: Context | None, page: SearchPage) -> requests.Response:
         """One Search page, with the SDK's auth, retries, metrics and error mapping."""
         prepared = self._prepare_request(context=context, page=PageToken(page))
-        response = self._fetch(prepared, context)
+        response = self.send(prepared, context)
         self.update_sync_costs(prepared, response, context)
         return response
-
-    @cached_property
-    def _fetch(self) -> t.Callable[..., requests.Response]:
-        return self.request_decorator(self._request)
 
     def split_values(self, parameter: str) -> list[str]:
         """Codes a Search filter accepts, from the matching USAJobs code list."""

@@ -128,6 +128,10 @@ def test_a_failed_or_empty_read_retires_nothing(
     empty = run(config, "pay_plans")
 
     assert not [m for m in empty.messages if m["type"] == "ACTIVATE_VERSION"]
+    # Nor does it postpone the next read, as a whole read would.
+    assert "read_on" not in empty.final_state["bookmarks"]["pay_plans"]
+    run(config, "pay_plans", state=empty.final_state)
+    assert codelist_requests(fake_api) == 2
     with pytest.raises(FatalAPIError):
         run({**config, "base_url": f"{fake_api.url}/no-such-root"}, "pay_plans")
 
@@ -165,16 +169,3 @@ def test_a_list_read_whole_is_read_again_only_after_its_refresh_interval(
     assert due.final_state["bookmarks"]["pay_plans"]["read_on"] == read_on
     run({**config, "code_list_refresh_days": 0}, "pay_plans", state=due.final_state)
     assert codelist_requests(fake_api) == 3
-
-
-def test_a_read_that_retired_nothing_does_not_postpone_the_next(
-    fake_api: FakeUsaJobsServer, config: dict[str, Any]
-) -> None:
-    codes = control(fake_api, "codelists")["payplans"]
-    control(fake_api, "codelists", {"list": "payplans", "remove": codes})
-    empty = run(config, "pay_plans")
-    assert "read_on" not in empty.final_state["bookmarks"]["pay_plans"]
-
-    run(config, "pay_plans", state=empty.final_state)
-
-    assert codelist_requests(fake_api) == 2
