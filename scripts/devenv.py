@@ -113,6 +113,17 @@ def configured_postgres() -> Postgres | None:
 
 
 @contextlib.contextmanager
+def _machine_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock shared by every process on this machine."""
+    import fcntl  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    with (Path(tempfile.gettempdir()) / f"usajobs-{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+@contextlib.contextmanager
 def server_data_dir() -> Iterator[Path]:
     """A fresh folder for an embedded cluster's data, removed afterwards.
 
@@ -146,7 +157,10 @@ class EmbeddedPostgres:
         self.data_dir = data_dir
         self.password = password
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        # Under root, pgserver first adds the system user the server runs as; parallel
+        # test workers on a fresh machine would race to add it (useradd exits 9).
+        with _machine_lock("pgserver-setup"):
+            server = pgserver.get_server(data_dir, cleanup_mode=None)
         self._run_as = server.system_user  # pgserver runs postgres as non-root under root
         if password:
             # Set over the trusted unix socket, before TCP logins start to need it.
