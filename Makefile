@@ -114,7 +114,7 @@ lint: $(TAP_VENV)/.installed $(BIN)/.browser-installed $(SQLFLUFF_VENV)/.install
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
-	MYPYPATH=scripts:dashboard $(MYPY) --python-executable $(BIN)/python scripts
+	MYPYPATH=scripts:dashboard:orchestrate $(MYPY) --python-executable $(BIN)/python scripts
 	MYPYPATH=dashboard $(MYPY) --python-executable $(BIN)/python dashboard
 	MYPYPATH=.ci:scripts $(MYPY) --python-executable $(BIN)/python .ci/containers.py
 	MYPYPATH=bench:scripts $(MYPY) --python-executable $(BIN)/python --exclude historic_repoll bench

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "dashboard"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "orchestrate"))
 
 import build  # dashboard/build.py
 import devenv
-import progress
+from runtime import progress  # orchestrate/runtime/progress.py
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,9 +82,6 @@ def _run_pipeline(server: devenv.Postgres, extra_env: dict[str, str], job: str, 
     print("$", " ".join(command), flush=True)
     code = progress.run(command, env, log, sys.stdout, devenv.ROOT)
     if code != 0:
-        tail = log.read_text().splitlines()[-15:]
-        print("\n".join(["", *tail]), file=sys.stderr)
-        print(f"\nThe pipeline failed (exit {code}). The whole log: {log}", file=sys.stderr)
         return code
     _print_summary(server, database)
     return 0

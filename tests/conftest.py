@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import pty
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -226,6 +228,15 @@ class Run:
     # Meltano's per-run plugin config files, seen in the plugins' command lines: a killed
     # run leaves them in its private folder, and the test removes them when it ends.
     config_files: set[Path] = dataclasses.field(default_factory=set)
+    #: Copies a pseudo-terminal's output to ``log`` (runs started with terminal=True).
+    copier: threading.Thread | None = None
+
+    def finish(self, timeout: float = RUN_TIMEOUT) -> int:
+        """Wait for the run to exit and its output to be copied; its exit code."""
+        code = self.process.wait(timeout=timeout)
+        if self.copier is not None:
+            self.copier.join(timeout=30)
+        return code
 
     @property
     def sid(self) -> int:
@@ -233,8 +244,12 @@ class Run:
         return self.process.pid
 
     def output(self) -> str:
-        """Everything the run has written so far, stdout and stderr interleaved."""
-        return self.log.read_text(errors="replace")
+        """Everything the run has written so far, stdout and stderr interleaved.
+
+        Bytes decoded, not read as text: a terminal's carriage returns (redrawn lines)
+        stay as written.
+        """
+        return self.log.read_bytes().decode(errors="replace")
 
     def kill_group(self) -> None:
         """SIGKILL the leader's process group (`kill -9 -- -PGID`)."""
@@ -293,18 +308,34 @@ def start(tmp_path: Path) -> Iterator[Any]:
     """Start runs in their own sessions; any still alive at the end are killed."""
     runs: list[Run] = []
 
-    def _start(pipeline: Pipeline, command: list[str], name: str, **overrides: str) -> Run:
+    def _start(
+        pipeline: Pipeline,
+        command: list[str],
+        name: str,
+        *,
+        terminal: bool = False,
+        **overrides: str,
+    ) -> Run:
+        """``terminal``: its stdin, stdout and stderr are a pseudo-terminal, as in a shell."""
         log = tmp_path / f"{name}.log"
         with log.open("wb") as out:
+            screen = pty.openpty() if terminal else None
+            console = screen[1] if screen else out
             process = subprocess.Popen(  # noqa: S603
                 command,
                 cwd=ROOT,
                 env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdin=console if screen else None,
+                stdout=console,
+                stderr=console if screen else subprocess.STDOUT,
                 start_new_session=True,
             )
-        runs.append(Run(process, log))
+        copier = None
+        if screen:
+            os.close(screen[1])
+            copier = threading.Thread(target=_copy_screen, args=(screen[0], log), daemon=True)
+            copier.start()
+        runs.append(Run(process, log, copier=copier))
         return runs[-1]
 
     yield _start
@@ -314,6 +345,21 @@ def start(tmp_path: Path) -> Iterator[Any]:
             run.process.wait(timeout=10)
         for path in run.config_files:
             path.unlink(missing_ok=True)
+
+
+def _copy_screen(terminal: int, log: Path) -> None:
+    """Append what is written to a pseudo-terminal to ``log``, until its last writer exits."""
+    with log.open("ab") as out:
+        while True:
+            try:
+                data = os.read(terminal, 65536)
+            except OSError:  # EIO: no process has the terminal open any more
+                break
+            if not data:
+                break
+            out.write(data)
+            out.flush()
+    os.close(terminal)
 
 
 def meltano_run(*blocks: str) -> list[str]:

@@ -65,10 +65,10 @@ def rewrite(pipeline: Pipeline, **rule: Any) -> None:
 
 
 def test_an_under_reported_count_closes_no_live_posting(pipeline: Pipeline) -> None:
-    first = pipeline.entrypoint(**FULL_SCAN)
-    assert first.returncode == 0, first.stderr[-4000:]
+    # A full scan loads every posting first (EL only: the marts are built by the next run).
+    pipeline.run_ok("tap-usajobs", "target-postgres", **FULL_SCAN)
     live = set(expected_ids(pipeline.api, Keyword=KEYWORD))
-    assert open_ids(pipeline) == live
+    assert loaded_ids(pipeline) == live
     rewrite(pipeline, count=len(live) * 2 // 3)  # "30 of 45"
 
     lied_to = pipeline.entrypoint(**FULL_SCAN)

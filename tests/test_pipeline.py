@@ -45,6 +45,7 @@ def test_first_run_loads_every_matching_posting_exactly_once(pipeline: Pipeline)
     assert len(pages) >= len(expected) // 50, "every page must be fetched, not just the first"
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_job_listings_name_every_keyword_that_matched_a_posting(pipeline: Pipeline) -> None:
     keywords = ["data", KEYWORD]
     matched = {k: expected_ids(pipeline.api, Keyword=k) for k in keywords}
@@ -203,14 +204,20 @@ def test_discover_and_about_work_through_meltano(pipeline: Pipeline) -> None:
     assert {"catalog", "discover", "state", "about", "stream-maps", "batch"} <= capabilities
 
 
-def test_posting_that_leaves_the_results_is_marked_closed_not_lost(pipeline: Pipeline) -> None:
+def test_a_second_full_scan_closes_what_left_and_records_what_changed(pipeline: Pipeline) -> None:
     full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
     pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
-    gone = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[:3]
+    *gone, extended = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[:4]
     pipeline.api.control("postings", {"remove": gone})
+    new_close = "2031-01-15T23:59:59.9970"
+    answer = pipeline.api.control(
+        "postings", {"update": {extended: {"ApplicationCloseDate": new_close}}}
+    )
+    assert answer["updated"] == [extended]
 
     pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
 
+    # A posting that left the results is marked closed, not lost.
     rows = pipeline.query(
         "select control_number::text, is_open, closed_detected_at, last_seen_at from job_listings"
     )
@@ -223,27 +230,14 @@ def test_posting_that_leaves_the_results_is_marked_closed_not_lost(pipeline: Pip
     still_open = [row for control, row in by_id.items() if control not in gone]
     assert still_open
     assert all(is_open for is_open, _, _ in still_open)
-
-
-def test_a_changed_close_date_shows_in_the_history(pipeline: Pipeline) -> None:
-    full_scans = {"TAP_USAJOBS_FULL_SCAN_EVERY_HOURS": "0"}
-    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
-    control = sorted(expected_ids(pipeline.api, Keyword=KEYWORD))[0]
-    extended = "2031-01-15T23:59:59.9970"
-    answer = pipeline.api.control(
-        "postings", {"update": {control: {"ApplicationCloseDate": extended}}}
-    )
-    assert answer["updated"] == [control]
-
-    pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run", **full_scans)
-
+    # A changed close date shows in the history.
     changes = pipeline.query(
         "select field, new_value from job_listing_changes where control_number::text = %s",
-        control,
+        extended,
     )
     assert changes == [("closes_at", "2031-01-15 23:59:59.997")]
     versions = pipeline.query(
-        "select count(*) from job_listing_versions where control_number::text = %s", control
+        "select count(*) from job_listing_versions where control_number::text = %s", extended
     )
     assert versions == [(2,)]
 
@@ -321,6 +315,7 @@ def test_a_database_loaded_with_jsonb_arrays_is_migrated_by_the_next_run(
     assert sorted(row[0] for row in rows) == sorted(expected_ids(pipeline.api, Keyword=KEYWORD))
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_code_list_names_follow_the_codes_in_order(pipeline: Pipeline) -> None:
     pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
 

@@ -1,18 +1,35 @@
-"""scripts/progress.py: what `make demo` shows of a run, from lines a real run logged."""
+"""runtime/progress.py: what a terminal shows of a run, from lines a real run logged.
+
+Then the entrypoint itself on a pseudo-terminal, as in a shell or `docker run -it`.
+"""
 
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from progress import Progress
+from conftest import KEYWORD, expected_ids, runtime, search_requests
+from runtime.progress import Progress
+
+if TYPE_CHECKING:
+    from conftest import Pipeline
 
 # Abridged from a real run's log (the compose stack, tests/container/test_compose.py).
 LOG = """\
 2026-12-07T12:31:21Z entrypoint: starting: /m/meltano invoke tap-usajobs --test=schema
 2026-12-07T12:31:24Z entrypoint: starting: /m/meltano run --run-id a tap-usajobs target-postgres
 2026-12-07T12:31:28Z [info] tap-usajobs  METRIC  metric_name=http_request_duration metric_value=0.01
+2026-12-07T12:31:28Z [info] tap-usajobs  keyword='data': the API reports 300 postings on 2 pages.
 2026-12-07T12:31:28Z [info] tap-usajobs  METRIC  metric_name=http_request_duration metric_value=0.02
+2026-12-07T12:31:28Z [info] tap-usajobs  keyword='data': read 299 postings in 2 requests.
+2026-12-07T12:31:28Z [info] tap-usajobs  keyword='jobs': the API reports 100 postings on 1 pages.
+2026-12-07T12:31:28Z [info] tap-usajobs  historic_joa: 2 of 120 monthly windows since \
+2016-12-01 need a poll.
+2026-12-07T12:31:28Z [info] tap-usajobs  historic_joa 2026-11-01..2026-11-30: read 80 \
+announcements of the 80 the API counted.
 2026-12-07T12:31:29Z [info] tap-usajobs  Sync succeeded in 0.9 s: 812 records (jobs=400, \
 jobs_keywords=400, jobs_scans=1), 2 requests, 1 retries.
 2026-12-07T12:31:30Z entrypoint: starting: /m/meltano run --run-id a dbt-postgres:build-audit
@@ -48,10 +65,56 @@ def test_a_failed_run_marks_its_last_stage() -> None:
 
 def test_on_a_terminal_the_running_stage_is_redrawn_in_place() -> None:
     shown = _shown(0, live=True)
-    assert "\r  … extracted and loaded: 2 requests" in shown
+    # Requests so far, and Search postings read against what the API reported.
+    assert "\r  … extracted and loaded: 1 requests, 0 of 300 postings read" in shown
+    assert "\r  … extracted and loaded: 2 requests, 299 of 400 postings read" in shown
+    assert "400 postings read, 1 of 2 historic months read (4.0 s)" in shown
     finished = [part for part in shown.split("\r") if part.strip().startswith("✓")]
     assert [part.split(" (")[0].strip() for part in finished] == [
         "✓ settings checked",
         "✓ extracted and loaded: 812 records, 2 requests, 1 retries",
         "✓ transformed: 163 models and tests passed, 1 warnings, 0 errors",
     ]
+
+
+# --- the entrypoint on a terminal ---------------------------------------------------------
+
+
+def _screen_and_log(output: str) -> tuple[list[str], str]:
+    """The lines a terminal ends up showing (each redraw replaced), and the whole log."""
+    (path,) = re.findall(r"Full log: (\S+)", output)
+    shown = [line.rsplit("\r", 1)[-1].strip() for line in output.replace("\r\n", "\n").split("\n")]
+    return [line for line in shown if line], Path(path).read_text()
+
+
+def test_on_a_terminal_the_entrypoint_shows_its_stages_and_keeps_the_whole_log(
+    pipeline: Pipeline, start: Any
+) -> None:
+    run = start(pipeline, runtime(), "terminal", terminal=True)
+    assert run.finish() == 0, run.output()[-4000:]
+
+    screen, log = _screen_and_log(run.output())
+    assert [line.split(":")[0].split(" (")[0] for line in screen[1:]] == [
+        "✓ settings checked",
+        "✓ extracted and loaded",
+        "✓ transformed",
+    ]
+    assert "dbt-postgres" in log, "the whole log is in the file"
+    assert "entrypoint: run succeeded" in log
+    postings = len(expected_ids(pipeline.api, Keyword=KEYWORD))
+    # While it ran, the live line set the postings read against the count the API gave.
+    assert f"{postings:,} of {postings:,} postings read" in run.output()
+    assert pipeline.query("select count(*) from job_listings")[0][0] == postings
+
+
+def test_on_a_terminal_a_failed_run_shows_why_and_where_its_log_is(
+    pipeline: Pipeline, start: Any
+) -> None:
+    run = start(pipeline, runtime(), "terminal", terminal=True, PGPORT="1")
+    assert run.finish() == 69
+
+    screen, log = _screen_and_log(run.output())
+    assert any("cannot connect to PostgreSQL" in line for line in screen), screen
+    assert screen[-1].startswith("The run failed (exit 69). The whole log: /")
+    assert "cannot connect to PostgreSQL" in log
+    assert search_requests(pipeline.api) == []

@@ -111,6 +111,7 @@ def _holding_secrets(paths: Iterator[Path]) -> dict[str, list[str]]:
     return found
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 def test_secrets_appear_in_no_output_state_or_file(
     secret_pg: devenv.EmbeddedPostgres, secret_pipeline: Pipeline, tmp_path: Path
 ) -> None:

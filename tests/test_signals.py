@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -288,6 +290,30 @@ def test_sigterm_to_the_entrypoint_stops_the_run_and_the_rerun_completes(
     _assert_complete(pipeline)
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
+def test_ctrl_c_at_a_terminal_reaches_the_run_once_and_the_rerun_completes(
+    pipeline: Pipeline, start: Any
+) -> None:
+    # On a terminal the entrypoint shows stages and runs the run under it in a process
+    # group of its own (runtime/progress.py); Ctrl-C signals the terminal's group.
+    slow_pages(pipeline.api)
+    run = start(pipeline, runtime(), "terminal", terminal=True, **SLOW_RUN)
+    wait_until_mid_load(pipeline, run)
+
+    signal_and_wait(run, signal.SIGINT)
+    assert run.finish() == MELTANO_ABORTED, run.output()[-6000:]
+    wait_until_gone(run.sid)
+    (path,) = re.findall(r"The whole log: (\S+)", run.output())
+    log = Path(path).read_text()
+    assert log.count("entrypoint: received INT, stopping the run") == 1, log[-6000:]
+    _assert_interrupted_mid_load(pipeline)
+
+    unstall(pipeline.api)
+    rerun = pipeline.entrypoint()
+    assert rerun.returncode == 0, rerun.stderr[-6000:]
+    _assert_complete(pipeline)
+
+
 def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
     pipeline: Pipeline, start: Any
 ) -> None:
@@ -304,7 +330,13 @@ def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
 @pytest.mark.parametrize(
     ("signum", "exit_code", "recorded"),
     [
-        pytest.param(signal.SIGTERM, SIGTERM_EXIT, "The process was terminated", id="SIGTERM"),
+        pytest.param(
+            signal.SIGTERM,
+            SIGTERM_EXIT,
+            "The process was terminated",
+            id="SIGTERM",
+            marks=pytest.mark.full,
+        ),
         pytest.param(
             signal.SIGINT,
             MELTANO_ABORTED,

@@ -27,7 +27,7 @@ if t.TYPE_CHECKING:
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: Popen's arguments for a child that leads a process group of its own (Python 3.10 too).
-_OWN_PROCESS_GROUP: dict[str, t.Any] = (
+OWN_PROCESS_GROUP: dict[str, t.Any] = (
     {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
 )
 
@@ -96,7 +96,7 @@ class Children:
             env=env,
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE if on_stdout else None,
-            **_OWN_PROCESS_GROUP,
+            **OWN_PROCESS_GROUP,
         )
         self._child = child
         assert child.stderr is not None  # noqa: S101  # for type checkers

@@ -20,6 +20,10 @@ Configured only through the environment:
   USAJOBS_DEMO_API_URL                          without an API key, read this fake API (compose)
   USAJOBS_WRITE_AUDIT_PUBLISH                   true (default): publish only tested marts
 
+On a terminal (`docker run -it`, a shell) with text logs, the run shows one line per stage
+with live counts, and its whole log goes to a file whose path it prints (progress.py).
+Anything else (a pipe, Cloud Logging, `USAJOBS_LOG_FORMAT=json`) gets the whole log.
+
 Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
 carries it) and recorded with its outcome, record counts, requests and retries in
 usajobs_ops.pipeline_runs (runlog.py).
@@ -63,6 +67,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import typing as t
 import uuid
 from dataclasses import dataclass, field
@@ -71,7 +76,7 @@ from pathlib import Path
 
 import psycopg
 
-from runtime import cloud_env, migrations, preflight, runlog, versions
+from runtime import cloud_env, migrations, preflight, progress, runlog, versions
 from runtime.children import Children, StoppedError
 from runtime.dry_run import dry_run
 from runtime.logs import FORMATS, Log
@@ -272,12 +277,25 @@ def main(argv: list[str] | None = None) -> int:
     if log_format not in FORMATS:
         log(f"USAJOBS_LOG_FORMAT must be text or json, got '{log_format}'.", "ERROR")
         return EX_CONFIG
+    argv = sys.argv[1:] if argv is None else argv
+    if log_format == "text" and sys.stderr.isatty():
+        return _on_a_terminal(argv)
     children = Children(log)
     try:
-        return _main(sys.argv[1:] if argv is None else argv, log, children)
+        return _main(argv, log, children)
     except StoppedError as stopped:
         log(f"received {stopped} before the run started")
         return stopped.exit_code
+
+
+def _on_a_terminal(argv: list[str]) -> int:
+    """The same run, its whole log in a file; one line per stage on the terminal."""
+    os.umask(0o077)  # as the run's private folder: the log is the operator's alone
+    name = f"usajobs-log-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    log_file = Path(tempfile.gettempdir()) / name
+    command = [sys.executable, str(ROOT / "orchestrate" / "run.py"), *argv]
+    # The run's stderr is then a pipe, so it logs in full rather than coming back here.
+    return progress.run(command, os.environ, log_file, sys.stderr, Path.cwd())
 
 
 def _main(argv: list[str], log: Log, children: Children) -> int:

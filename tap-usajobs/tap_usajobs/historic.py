@@ -341,8 +341,14 @@ class HistoricJoaStream(UsaJobsStream):
         paginator = self._paginators.pop(_partition_key(context))
         quarantined = self.quarantined_rows - quarantined_before
         problems = self._problems(paginator, len(seen) + quarantined, quarantined, repeated)
+        label = f"{self.name} {window.start}..{window.end}"
+        self.logger.info(
+            "%s: read %d announcements of the %s the API counted.",
+            label,
+            len(seen) + quarantined,
+            paginator.total_count,
+        )
         if problems:
-            label = f"{self.name} {window.start}..{window.end}"
             self.sync_summary.mark_incomplete(label, problems)
             self.logger.warning(
                 "%s was not read whole; the next run polls it again: %s.",

@@ -194,6 +194,13 @@ class QueryReader:
             first = self._get(SearchPage(1))
             hints = PageHints.of(first)
             self.reported_total = hints.count
+            # Progress displays measure the read against this line (the project runtime's does).
+            self.stream.logger.info(
+                "%s: the API reports %s postings on %s pages.",
+                self.stream.label(self.context),
+                hints.count,
+                hints.pages,
+            )
             kept = self._keep_if_read(first, hints)
             del first
             yield from self._read((), *kept)

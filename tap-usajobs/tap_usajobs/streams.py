@@ -140,6 +140,12 @@ class SearchJobsStream(UsaJobsStream):
             reader = QueryReader(self, context, request_counter)
             yield from self._once_per_run(reader.read(), context)
             label = self.label(context)
+            self.logger.info(
+                "%s: read %d postings in %d requests.",
+                label,
+                len(reader.seen) + reader.quarantined,
+                reader.requests,
+            )
             if not reader.complete:
                 self.scan.complete = False
                 self.sync_summary.mark_incomplete(label, reader.problems)

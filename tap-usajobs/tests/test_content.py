@@ -115,6 +115,25 @@ def test_an_under_reported_count_still_reads_every_posting(
     assert sorted(result.ids) == sorted(expected), "paging goes on until a short page"
 
 
+def test_each_query_logs_the_count_it_was_given_and_the_postings_it_read(
+    fake_api: FakeUsaJobsServer, tap_config: MakeConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What progress displays set against each other, whether the count lies or not."""
+    expected = expected_ids(fake_api, Keyword=KEYWORD)
+    told = len(expected) * 2 // 3
+    inject(fake_api, {"kind": "rewrite", "count": told, "times": 999})
+
+    with caplog.at_level(logging.INFO):
+        sync(tap_config(results_per_page=PER_PAGE, **FULL_SCAN))
+
+    pages = math.ceil(told / PER_PAGE)
+    requests = len(search_requests(fake_api))
+    assert f"keyword={KEYWORD!r}: the API reports {told} postings on {pages} pages." in caplog.text
+    assert f"keyword={KEYWORD!r}: read {len(expected)} postings in {requests} requests." in (
+        caplog.text
+    )
+
+
 def test_a_clean_full_scan_proves_itself_and_closes_what_it_did_not_see(
     fake_api: FakeUsaJobsServer, tap_config: MakeConfig
 ) -> None:

@@ -265,6 +265,26 @@ def test_a_row_shortfall_against_total_count_is_logged_with_numbers(
     )
 
 
+def test_each_window_logs_what_it_read_against_the_count_for_progress_displays(
+    api: FakeUsaJobsServer, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    per_window = Counter(window_of(row["positionOpenDate"]) for row in served_rows(api))
+    windows = month_windows(date.fromisoformat(START), TODAY)
+
+    with caplog.at_level(logging.INFO):
+        run(config, "historic_jobs")
+
+    assert f"historic_jobs: {len(windows)} of {len(windows)} monthly windows since {START}" in (
+        caplog.text
+    )
+    read = [m for m in caplog.messages if " the API counted." in m]
+    assert read == [
+        f"historic_jobs {w.start}..{w.end}: read {per_window[w.start.isoformat()]} announcements"
+        f" of the {per_window[w.start.isoformat()]} the API counted."
+        for w in windows
+    ]
+
+
 def test_historic_endpoints_never_receive_the_api_key(
     api: FakeUsaJobsServer, config: dict[str, Any]
 ) -> None:

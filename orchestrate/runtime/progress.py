@@ -1,22 +1,27 @@
 """A run as a newcomer reads it: one line per stage, the full log in a file.
 
-`make demo` and `make run` start the runtime (orchestrate/run.py), whose output is
-Meltano's and dbt's full log, some 500 lines. This keeps that log in a file and shows
-one line per stage, with its counts and elapsed time. On a terminal the running stage's
-line is redrawn as the log comes in (requests so far); elsewhere each stage prints once,
-when it ends. Stdlib only.
+A run's output is Meltano's and dbt's full log, some 500 lines. `make demo`, `make run`
+and the runtime itself when its stderr is a terminal (`docker run -it`, a shell) keep
+that log in a file and show one line per stage, with its counts and elapsed time. On a
+terminal the running stage's line is redrawn as the log comes in: requests so far,
+Search postings read against the total the API reported for each query, and the
+historic month windows read of those due (a backfill's); elsewhere each stage prints
+once, when it ends. Stdlib only.
 """
 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from runtime.children import OWN_PROCESS_GROUP
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
 #: The runtime's "starting: <command>" lines, by what the command does.
@@ -26,6 +31,12 @@ STAGES = (
     (re.compile(r"starting: .* run .*dbt-postgres:"), "transformed"),
 )
 _REQUEST = re.compile(r"metric_name=http_request_duration\b")
+#: The tap's lines at the start and the end of each Search query (tap_usajobs/search.py),
+#: and of a historic stream's month windows (tap_usajobs/historic.py).
+_REPORTED = re.compile(r": the API reports (\d+) postings on (?:\d+|None) pages\.")
+_READ = re.compile(r": read (\d+) postings in \d+ requests\.")
+_WINDOWS_DUE = re.compile(r": (\d+) of \d+ monthly windows since \S+ need a poll\.")
+_WINDOW_READ = re.compile(r": read \d+ announcements of the (?:\d+|None) the API counted\.")
 _TAP_SUMMARY = re.compile(r"Sync \w+ in [\d.]+ s: (\d+) records .*?, (\d+) requests, (\d+) retries")
 _DBT_DONE = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)")
 
@@ -37,6 +48,10 @@ class Stage:
     name: str
     started: float
     requests: int = 0
+    reported: int = 0  # postings, summed over the Search queries begun
+    read: int = 0  # postings, summed over the Search queries finished
+    windows_due: int = 0  # historic month windows to read, summed over the streams
+    windows_read: int = 0
     detail: str = ""
 
 
@@ -72,6 +87,14 @@ class Progress:
             return
         if _REQUEST.search(line):
             stage.requests += 1
+        elif reported := _REPORTED.search(line):
+            stage.reported += int(reported.group(1))
+        elif read := _READ.search(line):
+            stage.read += int(read.group(1))
+        elif due := _WINDOWS_DUE.search(line):
+            stage.windows_due += int(due.group(1))
+        elif _WINDOW_READ.search(line):
+            stage.windows_read += 1
         if summary := _TAP_SUMMARY.search(line):
             records, requests, retries = (int(group) for group in summary.groups())
             stage.detail = f"{records:,} records, {requests:,} requests, {retries:,} retries"
@@ -80,7 +103,17 @@ class Progress:
             stage.detail = f"{passed:,} models and tests passed, {warned} warnings, {errors} errors"
 
     def _describe(self, stage: Stage) -> str:
-        detail = stage.detail or (f"{stage.requests:,} requests" if stage.requests else "")
+        detail = stage.detail or ", ".join(
+            part
+            for part in (
+                f"{stage.requests:,} requests" if stage.requests else "",
+                f"{stage.read:,} of {stage.reported:,} postings read" if stage.reported else "",
+                f"{stage.windows_read:,} of {stage.windows_due:,} historic months read"
+                if stage.windows_due
+                else "",
+            )
+            if part
+        )
         elapsed = f"{self.clock() - stage.started:.1f} s"
         return f"{stage.name}{': ' + detail if detail else ''} ({elapsed})"
 
@@ -101,11 +134,22 @@ class Progress:
         self.out.flush()
 
 
-def run(command: Sequence[str], env: dict[str, str], log: Path, out: TextIO, cwd: Path) -> int:
-    """Run ``command`` with its output in ``log``; stage lines on ``out``; its exit code."""
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+TAIL_LINES = 15
+
+
+def run(command: Sequence[str], env: Mapping[str, str], log: Path, out: TextIO, cwd: Path) -> int:
+    """Run ``command`` with its output in ``log``; stage lines on ``out``; its exit code.
+
+    The command runs in a process group of its own, and SIGTERM, SIGINT and SIGHUP sent
+    here are passed on to it once, as the runtime passes them to meltano (children.py):
+    a terminal's Ctrl-C then reaches it exactly once. On failure the log's last lines
+    are shown.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(out=out, live=out.isatty())
     out.write(f"Full log: {log}\n")
+    out.flush()
     with (
         log.open("w") as file,
         subprocess.Popen(  # noqa: S603
@@ -116,12 +160,28 @@ def run(command: Sequence[str], env: dict[str, str], log: Path, out: TextIO, cwd
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
+            **OWN_PROCESS_GROUP,
         ) as process,
     ):
-        assert process.stdout is not None  # noqa: S101  # PIPE above
-        for line in process.stdout:
-            file.write(line)
-            progress.feed(line.rstrip("\n"))
-        code = process.wait()
+        previous = {
+            signum: signal.signal(signum, lambda signum, _: process.send_signal(signum))
+            for signum in _FORWARDED
+        }
+        try:
+            assert process.stdout is not None  # noqa: S101  # PIPE above
+            for line in process.stdout:
+                file.write(line)
+                progress.feed(line.rstrip("\n"))
+            code = process.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    code = 128 - code if code < 0 else code
     progress.finish(code)
+    if code != 0:
+        tail = log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
+        out.write(
+            "\n".join(["", *tail, "", f"The run failed (exit {code}). The whole log: {log}\n"])
+        )
+        out.flush()
     return code
