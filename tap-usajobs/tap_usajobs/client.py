@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import threading
 import time
 import typing as t
 from datetime import datetime, timezone
@@ -134,17 +135,25 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
     ``requests`` strips ``Authorization`` from a redirect to another host, but not a
     custom header such as ``Authorization-Key``: this is the last place a request passes
     before the wire, so the key is removed here from any request to another host.
+
+    It is also where the stream's threads meet: a ``Retry-After`` on any answer holds
+    every request of the stream until then (at most ``longest_hold`` seconds), not only
+    the retry of the request that got it, so a pool of workers backs off as one client.
     """
 
     def __init__(
         self,
         on_response: t.Callable[[], None],
         home: str,
+        longest_hold: float,
         **kwargs: t.Any,  # noqa: ANN401
     ) -> None:
         super().__init__(**kwargs)
         self._on_response = on_response
         self._home = home
+        self._longest_hold = longest_hold
+        self._resume_at = 0.0  # time.monotonic(); no request leaves before it
+        self._hold_lock = threading.Lock()
 
     @override
     def send(  # type: ignore[override]
@@ -161,9 +170,17 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         """
         if urlparse(request.url or "").netloc != self._home:
             request.headers.pop(API_KEY_HEADER, None)
+        held = self._resume_at - time.monotonic()
+        if held > 0:
+            time.sleep(held)
         started = time.monotonic()
         response = super().send(request, stream=True, timeout=timeout, **kwargs)
         self._on_response()
+        asked = retry_after_seconds(response)
+        if asked:
+            until = time.monotonic() + min(asked, self._longest_hold)
+            with self._hold_lock:
+                self._resume_at = max(self._resume_at, until)
         if not stream:
             limit = max(timeout) if isinstance(timeout, tuple) else timeout
             _read_body(response, None if limit is None else started + float(limit))
@@ -273,6 +290,7 @@ class UsaJobsStream(RESTStream[t.Any]):
             adapter = _GuardedAdapter(
                 lambda: self.sync_summary.count("requests", self.name),
                 urlparse(self.url_base).netloc,
+                longest_hold=float(self.config["backoff_max_seconds"]),
                 pool_connections=1,
                 pool_maxsize=width,
             )

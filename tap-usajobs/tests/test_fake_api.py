@@ -253,6 +253,7 @@ def test_stats_log_query_params_but_never_header_values(api: FakeUsaJobsServer) 
     _request(f"{api.url}/api/Nope", headers=HEADERS)
     stats = _control(api, "stats")
     assert stats["search_requests"] == 1
+    assert isinstance(stats["requests"][0].pop("received_at"), float)
     assert stats["requests"][0] == {
         "path": "/api/Search",
         "params": {"Keyword": "nurse", "Page": "1"},

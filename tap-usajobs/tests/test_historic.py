@@ -470,6 +470,33 @@ def test_a_503_from_the_historic_api_is_retried(
     assert len(rows) == len(served_rows(api))
 
 
+def test_a_retry_after_holds_every_window_worker_not_only_the_one_that_got_it(
+    start_fake_api: Callable[..., FakeUsaJobsServer], config: dict[str, Any]
+) -> None:
+    # Four workers page through four windows at once (ADR 20), each page 100 ms late.
+    api = start_fake_api(
+        historic=240,
+        historic_days=390,
+        historic_page_size=PAGE_SIZE,
+        historic_mirror_every=0,
+        historic_latency_ms=100,
+    )
+    hold = 2
+    fault = {"kind": "status", "status": 429, "retry_after": hold}
+    control(api, "historic", {"faults": [fault]})
+
+    settings = {**config, "base_url": api.url, "max_concurrent_requests": 4}
+    rows = records(run(settings, "historic_jobs"), "historic_jobs")
+
+    log = keyless_requests(api)
+    (refused,) = [entry for entry in log if entry["status"] == 429]
+    after = sorted(entry["received_at"] - refused["received_at"] for entry in log)
+    # Requests already on their way when the 429 was answered may still arrive; no
+    # worker sends one during the hold, and every window is then read.
+    assert [gap for gap in after if 0.5 < gap < hold] == []
+    assert len(rows) == len(served_rows(api))
+
+
 def test_an_end_date_bounds_a_backfill_window_exactly(
     api: FakeUsaJobsServer, config: dict[str, Any]
 ) -> None:

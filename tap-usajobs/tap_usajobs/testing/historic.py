@@ -448,10 +448,17 @@ class HistoricStore:
         with self._lock:
             return [self._announcements[key].row for key in sorted(self._announcements)]
 
-    def page(self, kind: str, path: str, params: dict[str, str]) -> tuple[int, bytes]:
-        """Answer one request for ``kind`` (JOBS or TEXTS) on ``path``: status and body."""
+    def page(
+        self, kind: str, path: str, params: dict[str, str]
+    ) -> tuple[int, bytes] | tuple[int, bytes, dict[str, str]]:
+        """Answer one request for ``kind`` (JOBS or TEXTS) on ``path``: status and body.
+
+        A "status" fault with ``retry_after`` also sends that ``Retry-After`` header.
+        """
         if fault := self._take_fault("status"):
-            return int(fault.get("status", 503)), _json({"message": "Injected fault."})
+            refused = int(fault.get("status", 503)), _json({"message": "Injected fault."})
+            wait = fault.get("retry_after")
+            return refused if wait is None else (*refused, {"Retry-After": str(wait)})
         lowered = {name.lower(): value for name, value in params.items()}
         query = {k: v for k, v in sorted(lowered.items()) if k != "continuationtoken" and v}
         fingerprint = hashlib.sha256(repr((path.lower(), query)).encode()).hexdigest()[:12]

@@ -103,6 +103,7 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path.rstrip("/").lower()
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         self._status = self._fault_kind = None  # per request: a keep-alive handler serves many
+        self._received_at = time.time()
         self._logged = path.startswith("/_fake/")  # control calls are never logged
         self._log_as = (url.path, params)
         # Always drain the body, or its bytes would be read as the next keep-alive request.
@@ -131,6 +132,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._status,
                 self._fault_kind,
                 key_sent=self.headers.get("Authorization-Key") is not None,
+                received_at=self._received_at,
             )
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
@@ -205,7 +207,13 @@ class Handler(BaseHTTPRequestHandler):
         body = page_body(hits, page, per_page, state.config.row_cap, fault)
         self._send(HTTPStatus.OK, body[: len(body) // 2] if fault["kind"] == "truncate" else body)
 
-    def _public(self, params: dict[str, str], status: int, body: bytes) -> None:
+    def _public(
+        self,
+        params: dict[str, str],
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer a request to a public endpoint and log whether it carried a key."""
         # Small answers in two writes (headers, body) would otherwise wait ~40 ms each
         # for the client's delayed ACK; only these endpoints' connections are changed.
@@ -217,8 +225,9 @@ class Handler(BaseHTTPRequestHandler):
             params,
             status,
             key_sent=self.headers.get("Authorization-Key") is not None,
+            received_at=self._received_at,
         )
-        self._send(status, body)
+        self._send(status, body, headers)
 
     def _historic_joa(self, params: dict[str, str]) -> None:
         """Serve GET /api/historicjoa."""

@@ -112,7 +112,7 @@ class State:
         with self._lock:
             self._faults.clear()
 
-    def record(
+    def record(  # noqa: PLR0913  # the fields of one log entry
         self,
         path: str,
         params: dict[str, str],
@@ -120,10 +120,11 @@ class State:
         fault: str | None,
         *,
         key_sent: bool,
+        received_at: float,
     ) -> None:
         """Log one API request: never its headers, only whether a key came along.
 
-        Status None means the socket was dropped.
+        Status None means the socket was dropped; ``received_at`` is its arrival (epoch s).
         """
         with self._lock:
             if path.rstrip("/").lower() == SEARCH_PATH:
@@ -136,6 +137,7 @@ class State:
                 "status": status,
                 "fault": fault,
                 "key_sent": key_sent,
+                "received_at": received_at,
             }
             self._requests.append(entry)
 
@@ -159,12 +161,24 @@ class State:
             self._keyless_requests.clear()
 
     def record_keyless(
-        self, path: str, params: dict[str, str], status: int, *, key_sent: bool
+        self,
+        path: str,
+        params: dict[str, str],
+        status: int,
+        *,
+        key_sent: bool,
+        received_at: float,
     ) -> None:
         """Log a request to a public endpoint and whether a key came along (not its value)."""
         with self._lock:
             self._keyless_requests.append(
-                {"path": path, "params": params, "status": status, "key_sent": key_sent}
+                {
+                    "path": path,
+                    "params": params,
+                    "status": status,
+                    "key_sent": key_sent,
+                    "received_at": received_at,
+                }
             )
 
     def keyless_requests(self) -> list[dict[str, Any]]:
