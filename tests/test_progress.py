@@ -59,6 +59,17 @@ def test_each_stage_is_one_line_with_its_counts() -> None:
     ]
 
 
+def test_any_other_step_is_a_stage_named_by_its_meltano_arguments() -> None:
+    out = io.StringIO()
+    progress = Progress(out=out, live=False, clock=lambda: 0.0)
+    progress.feed(
+        "2026-12-07T12:31:24Z entrypoint: starting: /m/meltano --environment dev run"
+        " --run-id 0bc2 tap-usajobs target-jsonl"
+    )
+    progress.finish(0)
+    assert out.getvalue() == "  ✓ run tap-usajobs target-jsonl (0.0 s)\n"
+
+
 def test_a_failed_run_marks_its_last_stage() -> None:
     assert _shown(1, live=False).splitlines()[-1].startswith("  ✗ transformed")
 
@@ -118,3 +129,12 @@ def test_on_a_terminal_a_failed_run_shows_why_and_where_its_log_is(
     assert screen[-1].startswith("The run failed (exit 69). The whole log: /")
     assert "cannot connect to PostgreSQL" in log
     assert search_requests(pipeline.api) == []
+
+
+def test_on_a_terminal_a_dry_run_still_prints_its_table(pipeline: Pipeline, start: Any) -> None:
+    run = start(pipeline, runtime("--dry-run"), "terminal", terminal=True)
+    assert run.finish() == 0, run.output()[-4000:]
+
+    screen = run.output()
+    assert "Full log:" not in screen
+    assert "nothing was loaded and no state was saved" in screen

@@ -22,7 +22,8 @@ Configured only through the environment:
 
 On a terminal (`docker run -it`, a shell) with text logs, the run shows one line per stage
 with live counts, and its whole log goes to a file whose path it prints (progress.py).
-Anything else (a pipe, Cloud Logging, `USAJOBS_LOG_FORMAT=json`) gets the whole log.
+Anything else (a pipe, Cloud Logging, `USAJOBS_LOG_FORMAT=json`) and a dry run, whose
+result is its table on stdout, get the whole log.
 
 Every run gets a run ID, passed to meltano (`run --run-id`, so each of its log lines
 carries it) and recorded with its outcome, record counts, requests and retries in
@@ -278,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"USAJOBS_LOG_FORMAT must be text or json, got '{log_format}'.", "ERROR")
         return EX_CONFIG
     argv = sys.argv[1:] if argv is None else argv
-    if log_format == "text" and sys.stderr.isatty():
+    if log_format == "text" and sys.stderr.isatty() and "--dry-run" not in argv:
+        # (A dry run's result is its table on stdout, for the terminal as it is.)
         return _on_a_terminal(argv)
     children = Children(log)
     try:

@@ -30,6 +30,9 @@ STAGES = (
     (re.compile(r"starting: .* run .*tap-usajobs target-postgres"), "extracted and loaded"),
     (re.compile(r"starting: .* run .*dbt-postgres:"), "transformed"),
 )
+#: Any other command the runtime starts is a stage named by its meltano arguments.
+_STARTING = re.compile(r"entrypoint: starting: \S+ (.*)$")
+_OPTIONS_WITH_VALUES = {"--environment", "--log-config", "--run-id", "--state-id-suffix"}
 _REQUEST = re.compile(r"metric_name=http_request_duration\b")
 #: The tap's lines at the start and the end of each Search query (tap_usajobs/search.py),
 #: and of a historic stream's month windows (tap_usajobs/historic.py).
@@ -55,6 +58,23 @@ class Stage:
     detail: str = ""
 
 
+def _stage_name(line: str) -> str | None:
+    """The stage a "starting: <command>" line begins; None for any other line."""
+    started = _STARTING.search(line)
+    if started is None:
+        return None
+    for pattern, name in STAGES:
+        if pattern.search(line):
+            return name
+    words, kept = iter(started.group(1).split()), []
+    for word in words:
+        if word in _OPTIONS_WITH_VALUES:
+            next(words, None)
+        else:
+            kept.append(word)
+    return " ".join(kept)
+
+
 @dataclass
 class Progress:
     """Reads the runtime's log line by line and writes the stage lines to ``out``."""
@@ -67,11 +87,9 @@ class Progress:
 
     def feed(self, line: str) -> None:
         """Take one line of the log."""
-        for pattern, name in STAGES:
-            if pattern.search(line):
-                self._end_stage()
-                self.stage = Stage(name, self.clock())
-                break
+        if name := _stage_name(line):
+            self._end_stage()
+            self.stage = Stage(name, self.clock())
         else:
             self._note(line)
         if self.live and self.stage:
