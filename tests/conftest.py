@@ -236,6 +236,7 @@ class Run:
         code = self.process.wait(timeout=timeout)
         if self.copier is not None:
             self.copier.join(timeout=30)
+            assert not self.copier.is_alive(), "something still holds the terminal open"
         return code
 
     @property
@@ -318,18 +319,23 @@ def start(tmp_path: Path) -> Iterator[Any]:
     ) -> Run:
         """``terminal``: its stdin, stdout and stderr are a pseudo-terminal, as in a shell."""
         log = tmp_path / f"{name}.log"
+        screen = pty.openpty() if terminal else None
         with log.open("wb") as out:
-            screen = pty.openpty() if terminal else None
             console = screen[1] if screen else out
-            process = subprocess.Popen(  # noqa: S603
-                command,
-                cwd=ROOT,
-                env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-                stdin=console if screen else None,
-                stdout=console,
-                stderr=console if screen else subprocess.STDOUT,
-                start_new_session=True,
-            )
+            try:
+                process = subprocess.Popen(  # noqa: S603
+                    command,
+                    cwd=ROOT,
+                    env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
+                    stdin=console if screen else None,
+                    stdout=console,
+                    stderr=console if screen else subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except BaseException:
+                for fd in screen or ():
+                    os.close(fd)
+                raise
         copier = None
         if screen:
             os.close(screen[1])

@@ -6,12 +6,19 @@ Then the entrypoint itself on a pseudo-terminal, as in a shell or `docker run -i
 from __future__ import annotations
 
 import io
+import os
+import pty
 import re
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conftest import KEYWORD, expected_ids, runtime, search_requests
+import pytest
+from conftest import KEYWORD, ROOT, expected_ids, runtime, search_requests
 from runtime.progress import Progress
 
 if TYPE_CHECKING:
@@ -86,6 +93,100 @@ def test_on_a_terminal_the_running_stage_is_redrawn_in_place() -> None:
         "✓ extracted and loaded: 812 records, 2 requests, 1 retries",
         "✓ transformed: 163 models and tests passed, 1 warnings, 0 errors",
     ]
+
+
+def test_a_shard_counts_only_the_historic_months_it_owns() -> None:
+    out = io.StringIO()
+    progress = Progress(out=out, live=True, clock=lambda: 0.0)
+    for line in (
+        "entrypoint: starting: /m/meltano run --run-id a tap-usajobs target-postgres",
+        "historic_jobs: 120 of 120 monthly windows since 2016-12-01 need a poll.",
+        "Shard 2 of 4: syncing 30 of 120 historic_jobs partitions.",
+        "historic_jobs 2017-01-01..2017-01-31: read 80 announcements of the 80 the API counted.",
+    ):
+        progress.feed(line)
+    assert out.getvalue().endswith("1 of 30 historic months read (0.0 s)")
+
+
+# --- progress.run: signals and broken outputs, with a small child of its own ---------------
+
+#: Stands in for the runtime: notes the signals it gets, then exits 3.
+CHILD = """
+import signal, sys, time
+got = []
+for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, lambda signum, _: got.append(signal.Signals(signum).name))
+print("entrypoint: starting: /m/meltano run tap-usajobs target-postgres", flush=True)
+print("\\n".join(f"line {n}" for n in range(int(sys.argv[1]))), flush=True)
+print("ready", flush=True)
+while not got and sys.argv[2] == "wait":
+    time.sleep(0.05)
+time.sleep(0.3)  # a second signal would arrive meanwhile
+print("received", got, flush=True)
+sys.exit(3)
+"""
+#: Runs progress.run around CHILD and writes its exit code to a file.
+WRAPPER = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from runtime import progress
+child = [sys.executable, "-c", sys.argv[2], sys.argv[3], sys.argv[4]]
+code = progress.run(child, os.environ, Path(sys.argv[5]), sys.stdout, Path.cwd())
+Path(sys.argv[6]).write_text(str(code))
+"""
+
+
+def _wrapped(
+    tmp_path: Path, lines: int, mode: str, stdout: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    log, code = tmp_path / "run.log", tmp_path / "code"
+    args = [str(ROOT / "orchestrate"), CHILD, str(lines), mode, str(log), str(code)]
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-c", WRAPPER, *args], stdout=stdout, start_new_session=True
+    )
+    return process, log, code
+
+
+@pytest.mark.parametrize(
+    ("sent", "received"),
+    [
+        pytest.param(signal.SIGINT, "SIGINT", id="ctrl-c"),
+        pytest.param(signal.SIGTERM, "SIGTERM", id="docker-stop"),
+        pytest.param(signal.SIGHUP, "SIGTERM", id="terminal-closed"),
+    ],
+)
+def test_a_signal_to_the_display_reaches_the_run_once(
+    tmp_path: Path, sent: int, received: str
+) -> None:
+    process, log, code = _wrapped(tmp_path, 0, "wait")
+    deadline = time.monotonic() + 30
+    while "ready" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+
+    os.killpg(process.pid, sent)  # the group a terminal signals: not the child's own
+    process.communicate(timeout=30)
+
+    assert f"received ['{received}']" in log.read_text()
+    assert code.read_text() == "3"
+
+
+def test_a_display_that_cannot_be_written_never_stalls_the_run(tmp_path: Path) -> None:
+    # 200,000 lines overflow any pipe: a reader that stopped on the first failed write
+    # would leave the child blocked on its output for good.
+    terminal, display = pty.openpty()
+    process, log, code = _wrapped(tmp_path, 200_000, "go", stdout=display)
+    os.close(display)
+    shown = b""
+    while b"Full log" not in shown:  # it has seen a terminal, and draws the live line
+        shown += os.read(terminal, 1024)
+    os.close(terminal)  # then the terminal goes: every later write to it fails (EIO)
+
+    process.wait(timeout=60)
+
+    assert code.read_text() == "3"
+    assert "line 199999" in log.read_text(), "the log still gets every line"
 
 
 # --- the entrypoint on a terminal ---------------------------------------------------------

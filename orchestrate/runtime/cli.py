@@ -292,9 +292,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _on_a_terminal(argv: list[str]) -> int:
     """The same run, its whole log in a file; one line per stage on the terminal."""
-    os.umask(0o077)  # as the run's private folder: the log is the operator's alone
-    name = f"usajobs-log-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-    log_file = Path(tempfile.gettempdir()) / name
+    # A new file of its own, readable by its owner alone (as the run's private folder).
+    handle, name = tempfile.mkstemp(
+        prefix=f"usajobs-log-{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".log"
+    )
+    os.close(handle)
+    log_file = Path(name)
     command = [sys.executable, str(ROOT / "orchestrate" / "run.py"), *argv]
     # The run's stderr is then a pipe, so it logs in full rather than coming back here.
     return progress.run(command, os.environ, log_file, sys.stderr, Path.cwd())

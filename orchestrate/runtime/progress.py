@@ -11,11 +11,13 @@ once, when it ends. Stdlib only.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
 from runtime.children import OWN_PROCESS_GROUP
@@ -23,6 +25,7 @@ from runtime.children import OWN_PROCESS_GROUP
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
+    from types import FrameType
 
 #: The runtime's "starting: <command>" lines, by what the command does.
 STAGES = (
@@ -38,7 +41,9 @@ _REQUEST = re.compile(r"metric_name=http_request_duration\b")
 #: and of a historic stream's month windows (tap_usajobs/historic.py).
 _REPORTED = re.compile(r": the API reports (\d+) postings on (?:\d+|None) pages\.")
 _READ = re.compile(r": read (\d+) postings in \d+ requests\.")
-_WINDOWS_DUE = re.compile(r": (\d+) of \d+ monthly windows since \S+ need a poll\.")
+_WINDOWS_DUE = re.compile(r"(\w+): (\d+) of \d+ monthly windows since \S+ need a poll\.")
+#: A sharded run's share of a stream's partitions (tap_usajobs/client.py), after the above.
+_SHARD = re.compile(r"Shard \d+ of \d+: syncing (\d+) of \d+ (\w+) partitions\.")
 _WINDOW_READ = re.compile(r": read \d+ announcements of the (?:\d+|None) the API counted\.")
 _TAP_SUMMARY = re.compile(r"Sync \w+ in [\d.]+ s: (\d+) records .*?, (\d+) requests, (\d+) retries")
 _DBT_DONE = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)")
@@ -53,7 +58,8 @@ class Stage:
     requests: int = 0
     reported: int = 0  # postings, summed over the Search queries begun
     read: int = 0  # postings, summed over the Search queries finished
-    windows_due: int = 0  # historic month windows to read, summed over the streams
+    #: Historic month windows to read, by stream (this shard's, when sharded).
+    windows_due: dict[str, int] = field(default_factory=dict)
     windows_read: int = 0
     detail: str = ""
 
@@ -110,7 +116,9 @@ class Progress:
         elif read := _READ.search(line):
             stage.read += int(read.group(1))
         elif due := _WINDOWS_DUE.search(line):
-            stage.windows_due += int(due.group(1))
+            stage.windows_due[due.group(1)] = int(due.group(2))
+        elif (share := _SHARD.search(line)) and share.group(2) in stage.windows_due:
+            stage.windows_due[share.group(2)] = int(share.group(1))
         elif _WINDOW_READ.search(line):
             stage.windows_read += 1
         if summary := _TAP_SUMMARY.search(line):
@@ -126,7 +134,8 @@ class Progress:
             for part in (
                 f"{stage.requests:,} requests" if stage.requests else "",
                 f"{stage.read:,} of {stage.reported:,} postings read" if stage.reported else "",
-                f"{stage.windows_read:,} of {stage.windows_due:,} historic months read"
+                f"{stage.windows_read:,} of {sum(stage.windows_due.values()):,} historic months"
+                " read"
                 if stage.windows_due
                 else "",
             )
@@ -134,6 +143,13 @@ class Progress:
         )
         elapsed = f"{self.clock() - stage.started:.1f} s"
         return f"{stage.name}{': ' + detail if detail else ''} ({elapsed})"
+
+    def _columns(self) -> int | None:
+        """The terminal's width, if ``out`` is one that knows it."""
+        try:
+            return os.get_terminal_size(self.out.fileno()).columns or None
+        except (AttributeError, OSError, ValueError):
+            return None
 
     def _end_stage(self, *, failed: bool = False) -> None:
         if self.stage is not None:
@@ -144,6 +160,9 @@ class Progress:
     def _draw(self, text: str, end: str) -> None:
         if self.live:
             # Redraw in place: back to the line's start, overwrite, blank what is left.
+            # A line longer than the terminal would wrap, and "\r" go back one row only.
+            if columns := self._columns():
+                text = text[: columns - 1]
             self.out.write("\r" + text.ljust(self._width))
             self._width = 0 if end else len(text)
         else:
@@ -152,8 +171,33 @@ class Progress:
         self.out.flush()
 
 
-_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: What each signal sent here is passed on as: SIGHUP (the terminal went away) as SIGTERM,
+#: on which the runtime stops cleanly (it does not handle SIGHUP itself).
+_FORWARDED: dict[int, int] = {
+    signal.SIGTERM: signal.SIGTERM,
+    signal.SIGINT: signal.SIGINT,
+    signal.SIGHUP: signal.SIGTERM,
+}
 TAIL_LINES = 15
+
+
+class _Relay:
+    """A signal handler that passes signals on to the child, or keeps them until it exists."""
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.pending: list[int] = []
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.child is None:
+            self.pending.append(_FORWARDED[signum])
+        else:
+            self.child.send_signal(_FORWARDED[signum])
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        for signum in self.pending:
+            child.send_signal(signum)
 
 
 def run(command: Sequence[str], env: Mapping[str, str], log: Path, out: TextIO, cwd: Path) -> int:
@@ -161,45 +205,58 @@ def run(command: Sequence[str], env: Mapping[str, str], log: Path, out: TextIO, 
 
     The command runs in a process group of its own, and SIGTERM, SIGINT and SIGHUP sent
     here are passed on to it once, as the runtime passes them to meltano (children.py):
-    a terminal's Ctrl-C then reaches it exactly once. On failure the log's last lines
-    are shown.
+    a terminal's Ctrl-C then reaches it exactly once. Writing the log or the terminal is
+    best effort (a full disk or a closed terminal must not stop reading, or the run
+    would block on a full pipe); on any other error the run is stopped, and its output
+    read to the end, before the error goes on. On failure the log's last lines are shown.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(out=out, live=out.isatty())
-    out.write(f"Full log: {log}\n")
-    out.flush()
-    with (
-        log.open("w") as file,
-        subprocess.Popen(  # noqa: S603
-            list(command),
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            **OWN_PROCESS_GROUP,
-        ) as process,
-    ):
-        previous = {
-            signum: signal.signal(signum, lambda signum, _: process.send_signal(signum))
-            for signum in _FORWARDED
-        }
-        try:
+    _best_effort(out.write, f"Full log: {log}\n")
+    _best_effort(out.flush)
+    relay = _Relay()
+    previous = {signum: signal.signal(signum, relay) for signum in _FORWARDED}
+    try:
+        with (
+            log.open("wb", buffering=0) as file,  # unbuffered: `tail -f` sees each line
+            subprocess.Popen(  # noqa: S603
+                list(command),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,  # in a process group of its own: never the terminal
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                **OWN_PROCESS_GROUP,
+            ) as process,
+        ):
+            relay.attach(process)
             assert process.stdout is not None  # noqa: S101  # PIPE above
-            for line in process.stdout:
-                file.write(line)
-                progress.feed(line.rstrip("\n"))
+            try:
+                for raw in process.stdout:
+                    _best_effort(file.write, raw)
+                    _best_effort(progress.feed, raw.decode(errors="replace").rstrip("\n"))
+            except BaseException:
+                process.terminate()
+                for _ in process.stdout:  # so that it can write its way to its end
+                    pass
+                raise
             code = process.wait()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     code = 128 - code if code < 0 else code
-    progress.finish(code)
+    _best_effort(progress.finish, code)
     if code != 0:
         tail = log.read_text(errors="replace").splitlines()[-TAIL_LINES:]
-        out.write(
-            "\n".join(["", *tail, "", f"The run failed (exit {code}). The whole log: {log}\n"])
+        message = "\n".join(
+            ["", *tail, "", f"The run failed (exit {code}). The whole log: {log}\n"]
         )
-        out.flush()
+        _best_effort(out.write, message)
+        _best_effort(out.flush)
     return code
+
+
+def _best_effort(write: Callable[..., object], *args: object) -> None:
+    """Write to a terminal or a file that may be gone, full, or unable to encode."""
+    with contextlib.suppress(OSError, UnicodeError):
+        write(*args)

@@ -124,8 +124,10 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC, though the source's own zone is not known
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 

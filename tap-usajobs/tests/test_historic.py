@@ -470,9 +470,10 @@ def test_a_503_from_the_historic_api_is_retried(
     assert len(rows) == len(served_rows(api))
 
 
-def test_a_retry_after_holds_every_window_worker_not_only_the_one_that_got_it(
-    start_fake_api: Callable[..., FakeUsaJobsServer], config: dict[str, Any]
-) -> None:
+def _gaps_after_a_retry_after(
+    start_fake_api: Callable[..., FakeUsaJobsServer], settings: dict[str, Any], asked: int
+) -> list[float]:
+    """Seconds from a 429 asking ``asked`` to each request, once every row was read."""
     # Four workers page through four windows at once (ADR 20), each page 100 ms late.
     api = start_fake_api(
         historic=240,
@@ -481,20 +482,37 @@ def test_a_retry_after_holds_every_window_worker_not_only_the_one_that_got_it(
         historic_mirror_every=0,
         historic_latency_ms=100,
     )
-    hold = 2
-    fault = {"kind": "status", "status": 429, "retry_after": hold}
+    fault = {"kind": "status", "status": 429, "retry_after": asked}
     control(api, "historic", {"faults": [fault]})
 
-    settings = {**config, "base_url": api.url, "max_concurrent_requests": 4}
+    settings = {**settings, "base_url": api.url, "max_concurrent_requests": 4}
     rows = records(run(settings, "historic_jobs"), "historic_jobs")
 
+    assert len(rows) == len(served_rows(api)), "every window is read after the pause"
     log = keyless_requests(api)
     (refused,) = [entry for entry in log if entry["status"] == 429]
-    after = sorted(entry["received_at"] - refused["received_at"] for entry in log)
+    return sorted(entry["received_at"] - refused["received_at"] for entry in log)
+
+
+def test_a_retry_after_holds_every_window_worker_not_only_the_one_that_got_it(
+    start_fake_api: Callable[..., FakeUsaJobsServer], config: dict[str, Any]
+) -> None:
+    hold = 2
+    after = _gaps_after_a_retry_after(start_fake_api, config, asked=hold)
+
     # Requests already on their way when the 429 was answered may still arrive; no
-    # worker sends one during the hold, and every window is then read.
+    # worker sends one during the hold.
     assert [gap for gap in after if 0.5 < gap < hold] == []
-    assert len(rows) == len(served_rows(api))
+
+
+def test_a_retry_after_holds_no_longer_than_backoff_max_seconds(
+    start_fake_api: Callable[..., FakeUsaJobsServer], config: dict[str, Any]
+) -> None:
+    capped = {**config, "backoff_max_seconds": 1}
+    after = _gaps_after_a_retry_after(start_fake_api, capped, asked=30)
+
+    resumed = min(gap for gap in after if gap > 0.5)
+    assert resumed < 10, "a server asking for 30 s holds the stream 1 s"
 
 
 def test_an_end_date_bounds_a_backfill_window_exactly(

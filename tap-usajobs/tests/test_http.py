@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 from conftest import (  # the module pytest already imported
     API_KEY,
     NOW,
@@ -26,6 +27,7 @@ from jsonschema import Draft7Validator, FormatChecker
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 from tap_usajobs import streams
+from tap_usajobs.client import retry_after_seconds
 from tap_usajobs.tap import TapUsaJobs
 
 if TYPE_CHECKING:
@@ -203,6 +205,33 @@ def test_retries_429_after_retry_after_seconds(
     statuses = [r["status"] for r in search_requests(fake_api)]
     assert statuses[:2] == [429, 200]
     assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        pytest.param("30", 30.0, id="seconds"),
+        pytest.param("-5", 0.0, id="negative"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="date-past"),
+        pytest.param("Fri, 01 Jan 2100 00:00:00 -0000", "future", id="date-in-no-zone"),
+        pytest.param("Fri, 01 Jan 2100 00:00:00 +0000", "future", id="date-utc"),
+        pytest.param("soon", None, id="words"),
+        pytest.param("Fri, 99 Foo 2100", None, id="broken-date"),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date_whatever_the_server_sends(
+    header: str, seconds: float | str | None
+) -> None:
+    response = requests.Response()
+    response.headers["Retry-After"] = header
+
+    found = retry_after_seconds(response)
+
+    if seconds == "future":
+        assert found is not None
+        assert found > 365 * 24 * 3600
+    else:
+        assert found == seconds
 
 
 def test_caps_retry_after_at_backoff_max_seconds(
