@@ -321,16 +321,18 @@ def start(tmp_path: Path) -> Iterator[Any]:
         log = tmp_path / f"{name}.log"
         screen = pty.openpty() if terminal else None
         with log.open("wb") as out:
-            console = screen[1] if screen else out
+            streams: dict[str, Any] = (
+                {"stdin": screen[1], "stdout": screen[1], "stderr": screen[1]}
+                if screen
+                else {"stdout": out, "stderr": subprocess.STDOUT}
+            )
             try:
                 process = subprocess.Popen(  # noqa: S603
                     command,
                     cwd=ROOT,
                     env=pipeline.env(MELTANO_BIN=MELTANO, **overrides),
-                    stdin=console if screen else None,
-                    stdout=console,
-                    stderr=console if screen else subprocess.STDOUT,
                     start_new_session=True,
+                    **streams,
                 )
             except BaseException:
                 for fd in screen or ():

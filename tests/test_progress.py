@@ -33,9 +33,9 @@ LOG = """\
 2026-12-07T12:31:28Z [info] tap-usajobs  METRIC  metric_name=http_request_duration metric_value=0.02
 2026-12-07T12:31:28Z [info] tap-usajobs  keyword='data': read 299 postings in 2 requests.
 2026-12-07T12:31:28Z [info] tap-usajobs  keyword='jobs': the API reports 100 postings on 1 pages.
-2026-12-07T12:31:28Z [info] tap-usajobs  historic_joa: 2 of 120 monthly windows since \
+2026-12-07T12:31:28Z [info] tap-usajobs  historic_jobs: 2 of 120 monthly windows since \
 2016-12-01 need a poll.
-2026-12-07T12:31:28Z [info] tap-usajobs  historic_joa 2026-11-01..2026-11-30: read 80 \
+2026-12-07T12:31:28Z [info] tap-usajobs  historic_jobs 2026-11-01..2026-11-30: read 80 \
 announcements of the 80 the API counted.
 2026-12-07T12:31:29Z [info] tap-usajobs  Sync succeeded in 0.9 s: 812 records (jobs=400, \
 jobs_keywords=400, jobs_scans=1), 2 requests, 1 retries.

@@ -327,23 +327,12 @@ def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
     _assert_interrupted_mid_load(pipeline)
 
 
+@pytest.mark.full  # slow; `make test-full` and CI run it
 @pytest.mark.parametrize(
     ("signum", "exit_code", "recorded"),
     [
-        pytest.param(
-            signal.SIGTERM,
-            SIGTERM_EXIT,
-            "The process was terminated",
-            id="SIGTERM",
-            marks=pytest.mark.full,
-        ),
-        pytest.param(
-            signal.SIGINT,
-            MELTANO_ABORTED,
-            "The process was interrupted",
-            id="SIGINT",
-            marks=pytest.mark.full,
-        ),
+        pytest.param(signal.SIGTERM, SIGTERM_EXIT, "The process was terminated", id="SIGTERM"),
+        pytest.param(signal.SIGINT, MELTANO_ABORTED, "The process was interrupted", id="SIGINT"),
     ],
 )
 def test_signal_to_a_meltano_run_group_stops_it_and_the_rerun_completes(

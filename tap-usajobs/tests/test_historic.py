@@ -31,6 +31,14 @@ TODAY = NOW.date()
 START = "2025-11-01"
 PAGE_SIZE = 6
 NESTED = ("hiringPaths", "jobCategories", "positionLocations")
+#: The fakes of this module: a year of announcements, a few rows per page, none mirrored
+#: from Search, so each window holds the generator's rows alone.
+HISTORIC_FAKE: dict[str, Any] = {
+    "historic": 240,
+    "historic_days": 390,
+    "historic_page_size": PAGE_SIZE,
+    "historic_mirror_every": 0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -41,13 +49,8 @@ def frozen_today(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def api(start_fake_api: Callable[..., FakeUsaJobsServer]) -> FakeUsaJobsServer:
-    """A fake with a year of historic announcements, served a few rows per page.
-
-    None is mirrored from Search, so each window holds the generator's rows alone.
-    """
-    return start_fake_api(
-        historic=240, historic_days=390, historic_page_size=PAGE_SIZE, historic_mirror_every=0
-    )
+    """A fake with HISTORIC_FAKE's announcements."""
+    return start_fake_api(**HISTORIC_FAKE)
 
 
 @pytest.fixture
@@ -475,13 +478,7 @@ def _gaps_after_a_retry_after(
 ) -> list[float]:
     """Seconds from a 429 asking ``asked`` to each request, once every row was read."""
     # Four workers page through four windows at once (ADR 20), each page 100 ms late.
-    api = start_fake_api(
-        historic=240,
-        historic_days=390,
-        historic_page_size=PAGE_SIZE,
-        historic_mirror_every=0,
-        historic_latency_ms=100,
-    )
+    api = start_fake_api(**HISTORIC_FAKE, historic_latency_ms=100)
     fault = {"kind": "status", "status": 429, "retry_after": asked}
     control(api, "historic", {"faults": [fault]})
 
@@ -585,13 +582,7 @@ def test_a_run_killed_mid_way_has_state_only_for_windows_whose_rows_it_wrote(
     # as soon as its state holds three windows: some windows have been fetched but not
     # written. None of those may be in the state, and every window the state holds must
     # have had all of its rows written before it.
-    api = start_fake_api(
-        historic=240,
-        historic_days=390,
-        historic_page_size=PAGE_SIZE,
-        historic_mirror_every=0,
-        historic_latency_ms=40,
-    )
+    api = start_fake_api(**HISTORIC_FAKE, historic_latency_ms=40)
     # A subprocess does not see the frozen clock: the end date bounds its windows instead.
     config = tap_config_for(
         api.url,

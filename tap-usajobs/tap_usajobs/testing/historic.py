@@ -450,15 +450,15 @@ class HistoricStore:
 
     def page(
         self, kind: str, path: str, params: dict[str, str]
-    ) -> tuple[int, bytes] | tuple[int, bytes, dict[str, str]]:
-        """Answer one request for ``kind`` (JOBS or TEXTS) on ``path``: status and body.
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Answer one request for ``kind`` (JOBS or TEXTS) on ``path``: status, body, headers.
 
-        A "status" fault with ``retry_after`` also sends that ``Retry-After`` header.
+        A "status" fault with ``retry_after`` sends that ``Retry-After`` header.
         """
         if fault := self._take_fault("status"):
-            refused = int(fault.get("status", 503)), _json({"message": "Injected fault."})
             wait = fault.get("retry_after")
-            return refused if wait is None else (*refused, {"Retry-After": str(wait)})
+            headers = {} if wait is None else {"Retry-After": str(wait)}
+            return int(fault.get("status", 503)), _json({"message": "Injected fault."}), headers
         lowered = {name.lower(): value for name, value in params.items()}
         query = {k: v for k, v in sorted(lowered.items()) if k != "continuationtoken" and v}
         fingerprint = hashlib.sha256(repr((path.lower(), query)).encode()).hexdigest()[:12]
@@ -467,7 +467,7 @@ class HistoricStore:
             token = lowered.get("continuationtoken")
             offset = _read_token(token, fingerprint) if token is not None else 0
         except ValueError as exc:
-            return HTTPStatus.BAD_REQUEST, _json({"message": str(exc)})
+            return HTTPStatus.BAD_REQUEST, _json({"message": str(exc)}), {}
         with self._lock:
             key = (kind, path.lower(), tuple(query.items()))
             hits = self._hits.get(key)
@@ -479,7 +479,9 @@ class HistoricStore:
                 ]
             if not hits:
                 # Both forms of "no rows" that real clients have met.
-                return (HTTPStatus.NO_CONTENT, b"") if kind == JOBS else (HTTPStatus.OK, NO_CONTENT)
+                if kind == JOBS:
+                    return HTTPStatus.NO_CONTENT, b"", {}
+                return HTTPStatus.OK, NO_CONTENT, {}
             data = hits[offset : offset + self.page_size]
             following = offset + self.page_size
             next_token = _token(following, fingerprint) if following < len(hits) else None
@@ -491,18 +493,22 @@ class HistoricStore:
             if next_token:
                 rest = "".join(f"&{name}={quote(value, safe='')}" for name, value in query.items())
                 next_link = f"{path.lower()}?continuationtoken={quote(next_token, safe='')}{rest}"
-            return HTTPStatus.OK, _json(
-                {
-                    "paging": {
-                        "metadata": {
-                            "totalCount": len(hits),
-                            "pageSize": self.page_size,
-                            "continuationToken": next_token,
+            return (
+                HTTPStatus.OK,
+                _json(
+                    {
+                        "paging": {
+                            "metadata": {
+                                "totalCount": len(hits),
+                                "pageSize": self.page_size,
+                                "continuationToken": next_token,
+                            },
+                            "next": next_link,
                         },
-                        "next": next_link,
-                    },
-                    "data": data,
-                }
+                        "data": data,
+                    }
+                ),
+                {},
             )
 
     def _take_fault(self, kind: str) -> dict[str, Any] | None:

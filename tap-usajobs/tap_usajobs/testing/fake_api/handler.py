@@ -208,11 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body[: len(body) // 2] if fault["kind"] == "truncate" else body)
 
     def _public(
-        self,
-        params: dict[str, str],
-        status: int,
-        body: bytes,
-        headers: dict[str, str] | None = None,
+        self, params: dict[str, str], status: int, body: bytes, headers: dict[str, str]
     ) -> None:
         """Answer a request to a public endpoint and log whether it carried a key."""
         # Small answers in two writes (headers, body) would otherwise wait ~40 ms each
@@ -245,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
         """Serve GET /api/codelist/<name>."""
         state = self.server.state
         name = urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1].lower()
-        self._public(params, HTTPStatus.OK, state.code_lists.response(name, state.now()))
+        self._public(params, HTTPStatus.OK, state.code_lists.response(name, state.now()), {})
 
     def _list_historic(self, _params: dict[str, str]) -> None:
         """Serve GET /_fake/historic."""
