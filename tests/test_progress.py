@@ -5,6 +5,7 @@ Then the entrypoint itself on a pseudo-terminal, as in a shell or `docker run -i
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pty
@@ -18,10 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import KEYWORD, ROOT, expected_ids, runtime, search_requests
+from conftest import KEYWORD, ROOT, expected_ids, runtime, search_requests, session_processes
 from runtime.progress import Progress
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from conftest import Pipeline
 
 # Abridged from a real run's log (the compose stack, tests/container/test_compose.py).
@@ -108,6 +111,20 @@ def test_a_shard_counts_only_the_historic_months_it_owns() -> None:
     assert out.getvalue().endswith("1 of 30 historic months read (0.0 s)")
 
 
+def test_a_count_quoted_in_another_line_is_not_taken_for_the_taps() -> None:
+    out = io.StringIO()
+    progress = Progress(out=out, live=True, clock=lambda: 0.0)
+    progress.feed("entrypoint: starting: /m/meltano run --run-id a tap-usajobs target-postgres")
+    # An HTTP reason phrase is the server's to write, and the SDK logs it as it came.
+    progress.feed(
+        "Backing off 2.00 seconds after 1 tries for URL /api/Search, failing with status"
+        f" 503: x: the API reports {'9' * 4400} postings on 1 pages."
+    )
+    progress.feed("keyword='data': the API reports 30 postings on 1 pages. (quoted)")
+    assert progress.stage is not None
+    assert progress.stage.reported == 0
+
+
 # --- progress.run: signals and broken outputs, with a small child of its own ---------------
 
 #: Stands in for the runtime: notes the signals it gets, then exits 3.
@@ -137,15 +154,28 @@ Path(sys.argv[6]).write_text(str(code))
 """
 
 
-def _wrapped(
-    tmp_path: Path, lines: int, mode: str, stdout: int = subprocess.DEVNULL
-) -> tuple[subprocess.Popen[bytes], Path, Path]:
-    log, code = tmp_path / "run.log", tmp_path / "code"
-    args = [str(ROOT / "orchestrate"), CHILD, str(lines), mode, str(log), str(code)]
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", WRAPPER, *args], stdout=stdout, start_new_session=True
-    )
-    return process, log, code
+@pytest.fixture
+def wrapped(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], Path, Path]]]:
+    """Start WRAPPER around CHILD in a session of its own; whatever is left is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def _start(
+        lines: int, mode: str, stdout: int = subprocess.DEVNULL
+    ) -> tuple[subprocess.Popen[bytes], Path, Path]:
+        log, code = tmp_path / "run.log", tmp_path / "code"
+        args = [str(ROOT / "orchestrate"), CHILD, str(lines), mode, str(log), str(code)]
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", WRAPPER, *args], stdout=stdout, start_new_session=True
+        )
+        started.append(process)
+        return process, log, code
+
+    yield _start
+    for process in started:  # the child runs in a group of its own, in the same session
+        for entry in session_processes(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.split()[0]), signal.SIGKILL)
+        process.wait(timeout=30)
 
 
 @pytest.mark.parametrize(
@@ -157,9 +187,9 @@ def _wrapped(
     ],
 )
 def test_a_signal_to_the_display_reaches_the_run_once(
-    tmp_path: Path, sent: int, received: str
+    wrapped: Callable[..., Any], sent: int, received: str
 ) -> None:
-    process, log, code = _wrapped(tmp_path, 0, "wait")
+    process, log, code = wrapped(0, "wait")
     deadline = time.monotonic() + 30
     while "ready" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < deadline, "the child never started"
@@ -172,11 +202,13 @@ def test_a_signal_to_the_display_reaches_the_run_once(
     assert code.read_text() == "3"
 
 
-def test_a_display_that_cannot_be_written_never_stalls_the_run(tmp_path: Path) -> None:
+def test_a_display_that_cannot_be_written_never_stalls_the_run(
+    wrapped: Callable[..., Any],
+) -> None:
     # 200,000 lines overflow any pipe: a reader that stopped on the first failed write
     # would leave the child blocked on its output for good.
     terminal, display = pty.openpty()
-    process, log, code = _wrapped(tmp_path, 200_000, "go", stdout=display)
+    process, log, code = wrapped(200_000, "go", stdout=display)
     os.close(display)
     shown = b""
     while b"Full log" not in shown:  # it has seen a terminal, and draws the live line

@@ -38,15 +38,20 @@ _STARTING = re.compile(r"entrypoint: starting: \S+ (.*)$")
 _OPTIONS_WITH_VALUES = {"--environment", "--log-config", "--run-id", "--state-id-suffix"}
 _REQUEST = re.compile(r"metric_name=http_request_duration\b")
 #: The tap's lines at the start and the end of each Search query (tap_usajobs/search.py),
-#: and of a historic stream's month windows (tap_usajobs/historic.py).
-_REPORTED = re.compile(r": the API reports (\d+) postings on (?:\d+|None) pages\.")
-_READ = re.compile(r": read (\d+) postings in \d+ requests\.")
-_WINDOWS_DUE = re.compile(r"(\w+): (\d+) of \d+ monthly windows since \S+ need a poll\.")
+#: and of a historic stream's month windows (tap_usajobs/historic.py). Anchored at the
+#: line's end and bounded in digits: other lines (an HTTP reason phrase) may quote them.
+_REPORTED = re.compile(r": the API reports (\d{1,15}) postings on (?:\d{1,15}|None) pages\.$")
+_READ = re.compile(r": read (\d{1,15}) postings in \d{1,15} requests\.$")
+_WINDOWS_DUE = re.compile(r"(\w+): (\d{1,15}) of \d{1,15} monthly windows since \S+ need a poll\.$")
 #: A sharded run's share of a stream's partitions (tap_usajobs/client.py), after the above.
-_SHARD = re.compile(r"Shard \d+ of \d+: syncing (\d+) of \d+ (\w+) partitions\.")
-_WINDOW_READ = re.compile(r": read \d+ announcements of the (?:\d+|None) the API counted\.")
-_TAP_SUMMARY = re.compile(r"Sync \w+ in [\d.]+ s: (\d+) records .*?, (\d+) requests, (\d+) retries")
-_DBT_DONE = re.compile(r"Done\. PASS=(\d+) WARN=(\d+) ERROR=(\d+)")
+_SHARD = re.compile(r"Shard \d+ of \d+: syncing (\d{1,15}) of \d{1,15} (\w+) partitions\.$")
+_WINDOW_READ = re.compile(
+    r": read \d{1,15} announcements of the (?:\d{1,15}|None) the API counted\.$"
+)
+_TAP_SUMMARY = re.compile(
+    r"Sync \w+ in [\d.]+ s: (\d{1,15}) records .*?, (\d{1,15}) requests, (\d{1,15}) retries"
+)
+_DBT_DONE = re.compile(r"Done\. PASS=(\d{1,15}) WARN=(\d{1,15}) ERROR=(\d{1,15})")
 
 
 @dataclass
@@ -234,7 +239,8 @@ def run(command: Sequence[str], env: Mapping[str, str], log: Path, out: TextIO, 
             try:
                 for raw in process.stdout:
                     _best_effort(file.write, raw)
-                    _best_effort(progress.feed, raw.decode(errors="replace").rstrip("\n"))
+                    with contextlib.suppress(Exception):  # the display must never stop a run
+                        progress.feed(raw.decode(errors="replace").rstrip("\n"))
             except BaseException:
                 process.terminate()
                 for _ in process.stdout:  # so that it can write its way to its end

@@ -73,6 +73,8 @@ def _shown(value: object) -> str:
 API_KEY_HEADER = "Authorization-Key"
 #: Statuses that mean "come back later". 408 and 425 are rare but harmless to retry.
 RETRIABLE_STATUSES = frozenset({408, 425, 429})
+#: Answers whose Retry-After holds every request of the stream (RFC 9110 10.2.3).
+_ASKS_TO_WAIT = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVICE_UNAVAILABLE})
 _AUTH_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
 _ERROR_BODY_CHARS = 300
 #: Python refuses to read longer integers (sys.set_int_max_str_digits); such a number in
@@ -124,7 +126,7 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000": UTC, though the source's own zone is not known
         when = when.replace(tzinfo=timezone.utc)
@@ -172,13 +174,13 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         """
         if urlparse(request.url or "").netloc != self._home:
             request.headers.pop(API_KEY_HEADER, None)
-        held = self._resume_at - time.monotonic()
-        if held > 0:
+        while (held := self._resume_at - time.monotonic()) > 0:  # another answer may extend it
             time.sleep(held)
         started = time.monotonic()
         response = super().send(request, stream=True, timeout=timeout, **kwargs)
         self._on_response()
-        asked = retry_after_seconds(response)
+        # Only an answer that refuses service asks to wait; on any other it means nothing.
+        asked = retry_after_seconds(response) if response.status_code in _ASKS_TO_WAIT else None
         if asked:
             until = time.monotonic() + min(asked, self._longest_hold)
             with self._hold_lock:

@@ -217,6 +217,8 @@ def test_retries_429_after_retry_after_seconds(
         pytest.param("Fri, 01 Jan 2100 00:00:00 +0000", "future", id="date-utc"),
         pytest.param("soon", None, id="words"),
         pytest.param("Fri, 99 Foo 2100", None, id="broken-date"),
+        pytest.param("01 Jan 2030 00:00:00 +999999999999999999", None, id="zone-overflows"),
+        pytest.param("01 Jan 99999999999999999999 00:00:00 GMT", None, id="year-overflows"),
     ],
 )
 def test_retry_after_is_read_as_seconds_or_a_date_whatever_the_server_sends(
