@@ -140,7 +140,7 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
     custom header such as ``Authorization-Key``: this is the last place a request passes
     before the wire, so the key is removed here from any request to another host.
 
-    It is also where the stream's threads meet: a ``Retry-After`` on any answer holds
+    It is also where the stream's threads meet: a ``Retry-After`` on a 429 or 503 holds
     every request of the stream until then (at most ``longest_hold`` seconds), not only
     the retry of the request that got it, so a pool of workers backs off as one client.
     """
