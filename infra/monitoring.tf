@@ -2,9 +2,12 @@
 #   execution_failed - an execution of the job ended failed: after every task has used
 #                      its retries, whatever the exit code (64, 69, or the run's own);
 #   no_success       - no execution succeeded for 26 hours: the schedule is paused or
-#                      broken, or every run fails (metric absence: silence alerts too).
+#                      broken, or every run fails (a PromQL look-back: silence alerts too).
 
 locals {
+  # The job's succeeded executions, as PromQL names run.googleapis.com/job/completed_execution_count.
+  succeeded = "run_googleapis_com:job_completed_execution_count{monitored_resource=\"cloud_run_job\",job_name=\"${google_cloud_run_v2_job.pipeline.name}\",result=\"succeeded\"}"
+
   notification_channels = concat(
     var.notification_channels,
     [for channel in google_monitoring_notification_channel.email : channel.id],
@@ -105,23 +108,15 @@ resource "google_monitoring_alert_policy" "no_success" {
   conditions {
     display_name = "${var.name} has not succeeded for ${var.no_success_alert_hours} h"
 
-    condition_absent {
-      filter = join(" AND ", [
-        "resource.type = \"cloud_run_job\"",
-        "resource.labels.job_name = \"${google_cloud_run_v2_job.pipeline.name}\"",
-        "metric.type = \"run.googleapis.com/job/completed_execution_count\"",
-        "metric.labels.result = \"succeeded\"",
-      ])
-      duration = "${var.no_success_alert_hours * 3600}s"
-
-      aggregations {
-        alignment_period   = "3600s"
-        per_series_aligner = "ALIGN_SUM"
-      }
-
-      trigger {
-        count = 1
-      }
+    # PromQL, not a metric-absence condition: an absence condition waits at most 23.5 h,
+    # less than the day between two scheduled runs. This looks back the whole window
+    # (PromQL conditions may read up to 2 years) for a succeeded execution; the count is
+    # written when an execution ends, so a window without one has no sample at all, and
+    # the second half covers zeros, should Cloud Run ever write them.
+    condition_prometheus_query_language {
+      query               = "absent_over_time(${local.succeeded}[${var.no_success_alert_hours}h]) or sum(sum_over_time(${local.succeeded}[${var.no_success_alert_hours}h])) < 1"
+      duration            = "0s"
+      evaluation_interval = "300s"
     }
   }
 
@@ -148,4 +143,12 @@ resource "google_monitoring_alert_policy" "no_success" {
   }
 
   depends_on = [google_project_service.apis]
+}
+
+# Alerts with no channel reach nobody: every plan and apply warns until one is set.
+check "alerts_reach_someone" {
+  assert {
+    condition     = length(var.alert_emails) + length(var.notification_channels) > 0 || var.alert_webhook_url != ""
+    error_message = "No alert reaches anyone: set alert_emails, alert_webhook_url or notification_channels (docs/deploy-gcp.md, \"When a run fails\")."
+  }
 }

@@ -410,16 +410,37 @@ def test_alert_fires_on_failed_executions_of_this_job(terraform: dict[str, Any])
 
 
 def test_silence_alerts_too_when_no_run_succeeds_for_a_day(terraform: dict[str, Any]) -> None:
+    # A look-back over the whole window for a succeeded execution of this job; no sample
+    # at all (nothing ran) or a sum under 1 (zeros written) both fire.
+    (succeeded,) = [b["succeeded"] for b in terraform["locals"] if "succeeded" in b]
+    assert succeeded.startswith("run_googleapis_com:job_completed_execution_count{")
+    assert 'job_name="${google_cloud_run_v2_job.pipeline.name}"' in succeeded
+    assert 'result="succeeded"' in succeeded
     policy = resource(terraform, "google_monitoring_alert_policy", "no_success")
-    condition = block(policy, "conditions", "condition_absent")
-    assert 'metric.labels.result = \\"succeeded\\"' in condition["filter"]
-    assert (
-        'resource.labels.job_name = \\"${google_cloud_run_v2_job.pipeline.name}\\"'
-        in (condition["filter"])
+    query = block(policy, "conditions", "condition_prometheus_query_language")["query"]
+    window = "[${var.no_success_alert_hours}h]"
+    assert query == (
+        f"absent_over_time(${{local.succeeded}}{window})"
+        f" or sum(sum_over_time(${{local.succeeded}}{window})) < 1"
     )
-    assert condition["duration"] == "${var.no_success_alert_hours * 3600}s"
     assert default(terraform, "no_success_alert_hours") == 26
     assert policy["notification_channels"] == "${local.notification_channels}"
+
+
+def test_no_absence_condition_waits_longer_than_monitoring_allows(
+    terraform: dict[str, Any],
+) -> None:
+    # Cloud Monitoring refuses a metric-absence duration over 23.5 h; a daily job's
+    # silence needs a PromQL look-back instead (the policy above).
+    limit = 23.5 * 3600
+    policies = terraform["resource"]["google_monitoring_alert_policy"]
+    assert policies
+    for name, policy in policies.items():
+        for condition in policy["conditions"]:
+            for absent in condition.get("condition_absent", []):
+                duration = absent["duration"]
+                assert re.fullmatch(r"\d+s", duration), f"{name}: absence of {duration}"
+                assert int(duration[:-1]) <= limit, f"{name}: absence of {duration}"
 
 
 def test_alerts_reach_people_by_email_and_an_optional_webhook(terraform: dict[str, Any]) -> None:
@@ -437,6 +458,11 @@ def test_alerts_reach_people_by_email_and_an_optional_webhook(terraform: dict[st
     assert terraform["variable"]["alert_webhook_url"]["sensitive"] is True
     assert accepts(terraform, "alert_emails", "oncall@example.com")
     assert not accepts(terraform, "alert_emails", "oncall")
+    # With no channel at all, every plan warns (the example sets one: below).
+    (check,) = [c["alerts_reach_someone"] for c in terraform["check"] if "alerts_reach_someone" in c]
+    condition = block(check, "assert")["condition"]
+    for variable in ("alert_emails", "notification_channels", "alert_webhook_url"):
+        assert f"var.{variable}" in condition
 
 
 def test_registry_tags_are_immutable(terraform: dict[str, Any]) -> None:
@@ -542,6 +568,7 @@ def test_tfvars_example_sets_every_required_variable_validly(
     assert set(example) <= set(variables), set(example) - set(variables)
     required = {name for name, spec in variables.items() if "default" not in spec}
     assert required <= set(example), required - set(example)
+    assert example["alert_emails"], "the example names someone to tell of alerts"
     for name, value in example.items():
         if isinstance(value, str):
             assert all(pattern.search(value) for pattern in regex_rules(terraform, name)), name
