@@ -459,7 +459,9 @@ def test_alerts_reach_people_by_email_and_an_optional_webhook(terraform: dict[st
     assert accepts(terraform, "alert_emails", "oncall@example.com")
     assert not accepts(terraform, "alert_emails", "oncall")
     # With no channel at all, every plan warns (the example sets one: below).
-    (check,) = [c["alerts_reach_someone"] for c in terraform["check"] if "alerts_reach_someone" in c]
+    (check,) = [
+        c["alerts_reach_someone"] for c in terraform["check"] if c.get("alerts_reach_someone")
+    ]
     condition = block(check, "assert")["condition"]
     for variable in ("alert_emails", "notification_channels", "alert_webhook_url"):
         assert f"var.{variable}" in condition
