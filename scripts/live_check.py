@@ -4,12 +4,15 @@ The first thing to run after obtaining a key, and the check that the fake we tes
 still tells the truth. It runs the installed tap (``meltano invoke tap-usajobs``) with every
 stream selected and one request per query (``max_requests_per_query=1``): a page of each
 keyword's Search results, of this month's Historic JOA announcements and announcement
-texts, and each code list. Records are discarded; nothing is loaded and no state is saved.
+texts, and each code list. A query or month with more than one page therefore stops at
+its budget, and the tap exits 75 (incomplete): expected here, and reported as such.
+Records are discarded; nothing is loaded and no state is saved.
 Then it reads the tap's run summary, which conformed every record to its schema, and
 reports per stream:
 
 - **shape changes** (exit 1): values the tap could not read into their type, single
-  values where arrays belong, a stream that returned nothing, or the tap failing;
+  values where arrays belong, a stream that returned nothing, a read left incomplete for
+  any reason but the one-request budget, or the tap failing;
 - **new fields** (reported, exit 0): fields the schema lacks, kept in ``unreadable_values``
   by a real run (docs/runbook.md, "Schema change in the API", says how to adopt one).
 
@@ -30,6 +33,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(Path(sys.executable).with_name("meltano"))
 EX_CONFIG = 64
+#: The tap's exit code for a read it could not complete (tap_usajobs/summary.py).
+EX_INCOMPLETE = 75
+#: How the tap names a stop at max_requests_per_query among an incomplete read's reasons.
+BUDGET_STOP = "(max_requests_per_query)"
 #: Conformer findings (tap_usajobs/conform.py) that mean the API's shape changed.
 SHAPE_CHANGES = ("unreadable", "wrapped_in_array")
 NEW_FIELD = "unknown_field"
@@ -83,8 +90,22 @@ def report(summary: dict[str, Any], exit_code: int) -> int:
     content: dict[str, dict[str, dict[str, int]]] = summary.get("content") or {}
     records: dict[str, int] = summary.get("records") or {}
     problems = []
-    if exit_code:
+    incomplete: dict[str, list[str]] = summary.get("incomplete") or {}
+    # One request a query is the check's own limit: a read it cut short is expected, any
+    # other incomplete read (a lying count, a short page) is a change worth knowing.
+    cut_short = sorted(
+        label for label, why in incomplete.items() if any(BUDGET_STOP in r for r in why)
+    )
+    problems += [
+        f"{label}: read incompletely: {'; '.join(why)}"
+        for label, why in sorted(incomplete.items())
+        if label not in cut_short
+    ]
+    only_cut_short = bool(cut_short) and len(cut_short) == len(incomplete)
+    if exit_code and not (exit_code == EX_INCOMPLETE and only_cut_short):
         problems.append(f"the tap exited {exit_code} (its log above says why)")
+    if cut_short:
+        print(f"stopped at the one request a read this check allows: {', '.join(cut_short)}")
     streams = set(summary.get("requests") or {}) | set(records) | set(content)
     for stream in sorted(streams):
         fields = content.get(stream, {})

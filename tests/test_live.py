@@ -74,3 +74,28 @@ def test_a_changed_field_fails_the_check_and_a_new_one_is_reported() -> None:
     assert changed.returncode == 1, changed.stdout + changed.stderr[-4000:]
     assert "jobs /PositionRemuneration/*/MinimumRange: unreadable in 1 rows" in changed.stderr
     assert "new field /HiringIncentive in 1 rows" in changed.stdout
+
+
+def test_a_read_cut_short_by_the_one_request_budget_passes_and_a_short_page_fails() -> None:
+    # The real API has more than one page for most queries and months: the check reads
+    # one, and the tap calls that incomplete (exit 75). Only that reason is forgiven.
+    with devenv.fake_api("--postings", "30", "--historic-page-size", "2") as api:
+        env = {
+            "USAJOBS_API_KEY": api.api_key,
+            "USAJOBS_USER_AGENT": "live-check@example.com",
+            "TAP_USAJOBS_BASE_URL": api.url,
+        }
+        paged = _check(**env, TAP_USAJOBS_RESULTS_PER_PAGE="10")
+        api.control("faults", [{"kind": "short", "times": 100_000}])
+        short = _check(**env)
+
+    assert paged.returncode == 0, paged.stdout + paged.stderr[-4000:]
+    cut_short = next(
+        line for line in paged.stdout.splitlines() if line.startswith("stopped at the one")
+    )
+    assert "keyword='data engineering'" in cut_short  # a Search query
+    assert "historic_jobs 20" in cut_short  # a month window
+    assert "the API matches the tap's schemas" in paged.stdout
+    assert short.returncode == 1, short.stdout + short.stderr[-4000:]
+    assert "read incompletely" in short.stderr
+    assert "the tap exited 75" in short.stderr
