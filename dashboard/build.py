@@ -7,8 +7,9 @@ Every query is a file in dashboard/queries/ (its name is the query's name); ever
 Jinja2 template in dashboard/templates/. The build runs each query once against the
 database libpq's PG* variables name, and renders the pages with the results: figures as
 text, charts as inline SVG (charts.py), and the open postings as JSON for the explorer's
-filters (static/dashboard.js). The site needs no server and fetches nothing: open
-index.html from disk, publish it to a bucket, or serve it.
+filters (static/dashboard.js; the health page filters its runs, static/health.js). The
+site needs no server and fetches nothing: open index.html from disk, publish it to a
+bucket, or serve it.
 
 What the API sent is untrusted, so templates escape every value (autoescape), and the
 explorer's JSON is escaped for a <script> element. No connection setting is written to

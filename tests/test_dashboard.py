@@ -190,6 +190,16 @@ def test_the_health_page_shows_the_runs_the_last_failure_and_its_runbook_section
         headings = {_anchor(h) for h in re.findall(r"^#+ (.+)$", runbook, flags=re.MULTILINE)}
         assert section in headings
 
+        page.select_option("#run-status", "incomplete")
+        assert page.locator("#runs-shown").inner_text() == "1"
+        shown = page.locator("#runs tbody tr:visible td:nth-child(2)").all_inner_texts()
+        assert shown == ["incomplete"]
+        page.select_option("#run-status", "succeeded")
+        shown = page.locator("#runs tbody tr:visible td:nth-child(2)").all_inner_texts()
+        assert shown == ["succeeded"]
+        page.select_option("#run-status", "")
+        assert page.locator("#runs tbody tr:visible").count() == 2
+
         page.click("text=Job market")
 
         assert page.url.endswith("/index.html")
