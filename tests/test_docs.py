@@ -83,3 +83,9 @@ def test_every_feature_flag_names_a_test_that_exists() -> None:
     for path, name in named:
         source = (ROOT / path).read_text()
         assert not name or f"def {name}(" in source, f"{path}::{name} is not a test"
+
+
+def test_the_readme_lists_every_adr() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for adr in sorted((ROOT / "docs" / "adr").glob("[0-9]*.md")):
+        assert f"(docs/adr/{adr.name})" in readme, adr.name
