@@ -112,6 +112,7 @@ MYPY_TESTS := --allow-untyped-defs --allow-incomplete-defs --allow-untyped-calls
 
 lint: $(TAP_VENV)/.installed $(BIN)/.browser-installed $(SQLFLUFF_VENV)/.installed ## ruff and mypy on all our Python, sqlfluff on the dbt project
 	cd $(TAP) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy tap_usajobs
+	cd $(TAP) && .venv/bin/mypy $(MYPY_TESTS) tests
 	$(TAP_VENV)/bin/ruff check . && $(TAP_VENV)/bin/ruff format --check .
 	MYPYPATH=orchestrate $(MYPY) --python-executable $(BIN)/python orchestrate/run.py orchestrate/runtime
 	MYPYPATH=scripts:dashboard:orchestrate $(MYPY) --python-executable $(BIN)/python scripts

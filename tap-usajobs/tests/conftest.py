@@ -95,7 +95,7 @@ def frozen_tap_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
     class FrozenDatetime(datetime):
         @classmethod
-        def now(cls, tz: Any = None) -> datetime:
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]  # a plain one will do
             return NOW.astimezone(tz) if tz else NOW.replace(tzinfo=None)
 
     monkeypatch.setattr(streams, "datetime", FrozenDatetime)
@@ -182,9 +182,9 @@ def inject(api: FakeUsaJobsServer, *rules: dict[str, Any]) -> None:
 
 def search_requests(api: FakeUsaJobsServer) -> list[dict[str, Any]]:
     """The fake's request log: params, status (None for a dropped connection), fault."""
-    return control(api, "stats")["requests"]  # type: ignore[no-any-return]
+    return control(api, "stats")["requests"]
 
 
 def expected_ids(api: FakeUsaJobsServer, **params: object) -> list[str]:
     """Every id the fake matches for a query, ignoring page size and row cap."""
-    return control(api, f"expected?{urlencode(params)}")["ids"]  # type: ignore[no-any-return]
+    return control(api, f"expected?{urlencode(params)}")["ids"]

@@ -33,7 +33,7 @@ def config(fake_api: FakeUsaJobsServer) -> dict[str, Any]:
 def real_values(route: str) -> list[dict[str, Any]]:
     """The valid values of a real code list response, as saved."""
     body = json.loads((DATA_DIR / f"codelist_{route}.json").read_text(encoding="utf-8"))
-    return body["CodeList"][0]["ValidValue"]  # type: ignore[no-any-return]
+    return body["CodeList"][0]["ValidValue"]
 
 
 def test_the_fake_serves_every_code_list_the_tap_reads() -> None:

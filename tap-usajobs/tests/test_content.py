@@ -56,7 +56,7 @@ def activations(result: Sync) -> list[dict[str, Any]]:
 
 def jobs_state(result: Sync) -> dict[str, Any]:
     """The jobs stream's part of the final state."""
-    return result.final_state["bookmarks"]["jobs"]  # type: ignore[no-any-return]
+    return result.final_state["bookmarks"]["jobs"]
 
 
 def run_cli(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:

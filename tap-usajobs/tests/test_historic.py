@@ -194,7 +194,9 @@ def test_a_repeated_token_stops_paging_and_the_window_is_polled_again(
     looped = [p for p in partitions(result).values() if p["rows_received"] < p["total_count"]]
     assert len(looped) == 1, "only the window whose token repeated is short"
     again = TapUsaJobs(config=config, state=result.final_state, parse_env_config=False)
-    assert looped[0]["context"] in again.streams["historic_jobs"].query_partitions()
+    stream = again.streams["historic_jobs"]
+    assert isinstance(stream, historic.HistoricJobsStream)
+    assert looped[0]["context"] in stream.query_partitions()
 
 
 @pytest.mark.parametrize("stream", ["historic_jobs", "announcement_texts"])

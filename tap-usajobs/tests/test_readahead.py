@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -89,6 +90,7 @@ def test_a_reader_that_stops_early_stops_the_fetching() -> None:
 
     reader = ReadAhead(SOURCES, source, workers=2, budget=8, name="test")
     items = reader.items("a")
+    assert isinstance(items, Generator)
     next(items)
     items.close()
     time.sleep(0.1)
