@@ -22,7 +22,7 @@ import devenv
 import pytest
 import tomllib
 import yaml
-from conftest import KEYWORD, ROOT, RUN, STATE_ID, expected_ids, search_requests
+from conftest import KEYWORD, ROOT, RUN, RUN_TIMEOUT, STATE_ID, expected_ids, search_requests
 from runtime import cli, runlog
 from runtime.logs import Log
 
@@ -529,6 +529,32 @@ def test_sigterm_reaches_meltano_while_a_shard_holds_its_lock(
     assert run.wait(timeout=30) == 7
     assert marker.exists()
     assert pipeline.runs()[-1]["status"] == "failed"
+
+
+def test_a_runs_dbt_step_waits_while_another_run_holds_the_dbt_lock(
+    pipeline: Pipeline, start: Any
+) -> None:
+    # Two runs' dbt steps would break each other (a backfill beside the daily run, a
+    # scheduler retry): each holds one lock in the database. The test holds it, as the
+    # other run would; this run loads, then waits, building nothing, until it is free.
+    waiting = (
+        "select count(*) from pg_stat_activity where datname = current_database()"
+        " and application_name = 'usajobs-pg-lock' and wait_event_type = 'Lock'"
+    )
+    with pipeline.server.connect(pipeline.database) as other_run:
+        other_run.execute("select pg_advisory_lock(hashtext('usajobs-dbt'))")
+        run = start(pipeline, RUN, "waits-for-dbt")
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while pipeline.query(waiting) == [(0,)]:
+            assert run.process.poll() is None, run.output()[-3000:]
+            assert time.monotonic() < deadline, "the run never waited for the dbt lock"
+            time.sleep(0.2)
+        assert pipeline.query("select count(*) > 0 from usajobs.jobs") == [(True,)]
+        assert pipeline.query("select to_regclass('job_listings')") == [(None,)]
+        other_run.execute("select pg_advisory_unlock(hashtext('usajobs-dbt'))")
+
+        assert run.finish() == 0, run.output()[-3000:]
+    assert pipeline.query("select count(*) > 0 from job_listings") == [(True,)]
 
 
 def test_a_run_removes_the_private_folders_of_dead_runs_only(
