@@ -50,6 +50,11 @@ resource "google_cloud_run_v2_job" "canary" {
         }
 
         env {
+          name  = "USAJOBS_IMAGE"
+          value = var.canary_image
+        }
+
+        env {
           name = "TAP_USAJOBS_API_KEY"
           value_source {
             secret_key_ref {

@@ -48,6 +48,13 @@ resource "google_cloud_run_v2_job" "pipeline" {
           value = var.usajobs_user_agent
         }
 
+        # Recorded with each run (usajobs_ops.pipeline_runs.versions): the image by
+        # digest, when `image` pins one.
+        env {
+          name  = "USAJOBS_IMAGE"
+          value = var.image
+        }
+
         # After each run the dashboard is rebuilt and uploaded there (dashboard.tf).
         env {
           name  = "DASHBOARD_BUCKET"

@@ -133,9 +133,9 @@ variable "extra_env" {
     condition = length(setintersection(keys(var.extra_env), [
       "TAP_USAJOBS_API_KEY", "TAP_USAJOBS_USER_AGENT", "DATABASE_URL", "MELTANO_ENVIRONMENT",
       "USAJOBS_LOG_FORMAT", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_COUNT", "CLOUD_RUN_TASK_ATTEMPT",
-      "DASHBOARD_BUCKET",
+      "DASHBOARD_BUCKET", "USAJOBS_IMAGE",
     ])) == 0
-    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, USAJOBS_LOG_FORMAT, DASHBOARD_BUCKET, CLOUD_RUN_*)."
+    error_message = "extra_env must not set variables the job already sets (the secrets, the user agent, MELTANO_ENVIRONMENT, USAJOBS_LOG_FORMAT, DASHBOARD_BUCKET, USAJOBS_IMAGE, CLOUD_RUN_*)."
   }
 
   validation {

@@ -46,7 +46,8 @@ def served_requests(pipeline: Pipeline) -> int:
 def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
     pipeline.api.control("faults", [{"kind": "status", "status": 503, "times": 2}])
 
-    first = pipeline.entrypoint(TAP_USAJOBS_BACKOFF_BASE_MS="10")
+    image = "us-docker.pkg.dev/p/r/usajobs-elt@sha256:" + "0" * 64  # as Terraform passes it
+    first = pipeline.entrypoint(TAP_USAJOBS_BACKOFF_BASE_MS="10", USAJOBS_IMAGE=image)
 
     assert first.returncode == 0, first.stderr[-4000:]
     (run,) = pipeline.runs()
@@ -75,6 +76,7 @@ def test_each_run_is_recorded_with_what_it_did(pipeline: Pipeline) -> None:
         check=True,
     ).stdout.strip()
     assert run["versions"]["revision"].removesuffix("-dirty") == head
+    assert run["versions"]["image"] == image
     tap = tomllib.loads((ROOT / "tap-usajobs" / "pyproject.toml").read_text())
     assert run["versions"]["tap_usajobs"] == tap["project"]["version"]
     for part in ("meltano", "tap_singer_sdk", "target_postgres", "dbt_core", "dbt_postgres"):

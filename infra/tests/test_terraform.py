@@ -184,7 +184,16 @@ def test_plain_env_vars_carry_no_secret(terraform: dict[str, Any]) -> None:
         "TAP_USAJOBS_USER_AGENT",
         "USAJOBS_LOG_FORMAT",
         "DASHBOARD_BUCKET",
+        "USAJOBS_IMAGE",
     }
+    # extra_env may not set again any variable the job sets.
+    (reserved,) = [
+        rule["condition"]
+        for rule in terraform["variable"]["extra_env"]["validation"]
+        if "setintersection" in rule["condition"]
+    ]
+    for name in env_by_name(container):
+        assert f'"{name}"' in reserved, name
     # extra_env's rules refuse secret-looking and reserved names.
     rules = " ".join(rule["condition"] for rule in terraform["variable"]["extra_env"]["validation"])
     found = re.search(r'regex\("(\([^"]+\))", key\)', rules)
@@ -560,6 +569,7 @@ def test_cloudrun_yaml_matches_the_terraform_job(
         assert ref["key"] in {"${API_KEY_VERSION}", "${DATABASE_URL_VERSION}"}
     assert yaml_env["MELTANO_ENVIRONMENT"]["value"] == "prod"
     assert yaml_env["USAJOBS_LOG_FORMAT"]["value"] == "json"
+    assert yaml_env["USAJOBS_IMAGE"]["value"] == "${IMAGE}"
 
 
 def test_tfvars_example_sets_every_required_variable_validly(
@@ -621,9 +631,12 @@ def test_the_canary_dry_runs_its_image_with_the_jobs_identity_secrets_and_settin
             block(canary, "template", "template")[shared]
             == block(job, "template", "template")[shared]
         )
-    # Every setting of the job but the dashboard's upload, which a dry run never does.
+    # Every setting of the job but the dashboard's upload, which a dry run never does;
+    # each records the image it runs.
     env, job_env = env_by_name(container), env_by_name(job_container(terraform))
     assert set(env) == set(job_env) - {"DASHBOARD_BUCKET"}
+    assert env.pop("USAJOBS_IMAGE")["value"] == "${var.canary_image}"
+    assert job_env["USAJOBS_IMAGE"]["value"] == "${var.image}"
     assert all(env[name] == job_env[name] for name in env)
     assert container["dynamic"] == job_container(terraform)["dynamic"]
     rules = regex_rules(terraform, "canary_image")

@@ -61,8 +61,12 @@ def _version(venv: Path, distribution: str) -> str | None:
 
 
 def collect(root: Path, plugins: Path) -> dict[str, str | None]:
-    """The revision, meltano's version and each plugin's, by name (None where unknown)."""
-    found: dict[str, str | None] = {"revision": revision(root)}
+    """The revision, the image, meltano's version and each plugin's (None where unknown)."""
+    # The image, as the deployment names it (Terraform passes its `image`, by digest).
+    found: dict[str, str | None] = {
+        "revision": revision(root),
+        "image": os.environ.get("USAJOBS_IMAGE") or None,
+    }
     try:
         found["meltano"] = importlib.metadata.version("meltano")
     except importlib.metadata.PackageNotFoundError:
