@@ -134,10 +134,21 @@ def test_the_job_market_page_shows_the_databases_figures_and_filters(
         "select agency_name, count(*) from postings where status = 'open'"
         " group by 1 order by 2 desc, 1 limit 1"
     )
+    ((median_pay, remote, telework),) = pipeline.query(
+        "select percentile_cont(0.5) within group (order by annual_salary_min),"
+        " 100 * avg(coalesce(is_remote, false)::int),"
+        " 100 * avg(coalesce(is_telework_eligible, false)::int)"
+        " from postings where status = 'open'"
+    )
 
     with opened(browser, f"{served.url}/index.html", "job-market") as page:
         assert count(kpi(page, "open_postings")) == open_now > 0
         assert count(kpi(page, "opened_last_7_days")) == recent[0][0]
+        # Shown rounded: to the dollar, and to a tenth of a percent.
+        assert abs(count(kpi(page, "median_annual_salary_min")) - median_pay) <= 0.5
+        assert abs(float(kpi(page, "remote_share").removesuffix("%")) - float(remote)) <= 0.05 + 1e-9
+        shown_telework = float(kpi(page, "telework_share").removesuffix("%"))
+        assert abs(shown_telework - float(telework)) <= 0.05 + 1e-9
         assert page.locator("#states tbody tr").count() == states
         for chart in ("Open postings per day", "Postings opened and closed per day"):
             assert page.locator(f'svg[aria-label="{chart}"] title').count() > 0
