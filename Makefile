@@ -232,7 +232,7 @@ clean: infra-clean
 
 BENCH_ARGS ?=
 
-.PHONY: bench bench-quick bench-historic bench-catalogue bench-lock bench-clean
+.PHONY: bench bench-quick bench-historic bench-catalogue bench-target-memory bench-lock bench-clean
 
 bench: $(BIN)/.installed ## Full benchmark (~12 min on 2 quiet cores, ~25 busy); rewrites docs/performance.md's results
 	$(BIN)/python bench/run.py --update-doc $(BENCH_ARGS)
@@ -250,6 +250,9 @@ bench-historic: install ## A ten-year historic --backfill at H = 50k/100k/300k a
 BENCH_CATALOGUE_ARGS ?=
 bench-catalogue: install ## The daily full scan of 40,000 postings past the 10,000-row cap: requests and wall against the least (~3 min)
 	$(BIN)/python bench/catalogue.py $(BENCH_CATALOGUE_ARGS)
+
+bench-target-memory: install ## target-postgres's peak RSS on a captured backfill, with SQLAlchemy's statement cache on and off (~10 min)
+	$(BIN)/python bench/target_memory.py
 
 bench-lock: $(BIN)/.installed ## Re-pin requirements/bench-msdk.txt
 	$(UV) pip compile --quiet --python-version 3.11 --no-annotate \
