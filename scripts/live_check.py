@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,8 @@ EX_CONFIG = 64
 EX_INCOMPLETE = 75
 #: How the tap names a stop at max_requests_per_query among an incomplete read's reasons.
 BUDGET_STOP = "(max_requests_per_query)"
+#: How the tap says a historic window got fewer rows than the API counted.
+SHORT_OF_COUNT = re.compile(r"received (\d+) distinct rows, the API counted (\d+)")
 #: Conformer findings (tap_usajobs/conform.py) that mean the API's shape changed.
 SHAPE_CHANGES = ("unreadable", "wrapped_in_array")
 NEW_FIELD = "unknown_field"
@@ -85,23 +88,37 @@ def main() -> int:
     return report(summary, tap.returncode)
 
 
+def _budget(reason: str) -> bool:
+    """The tap stopped a read at max_requests_per_query."""
+    return BUDGET_STOP in reason
+
+
+def _fewer(reason: str) -> bool:
+    """A read that got fewer rows than the API counted (tap_usajobs/historic.py's words)."""
+    found = SHORT_OF_COUNT.fullmatch(reason)
+    return bool(found) and int(found.group(1)) < int(found.group(2))
+
+
 def report(summary: dict[str, Any], exit_code: int) -> int:
     """Print what each stream returned and what did not match; 1 on a shape change."""
     content: dict[str, dict[str, dict[str, int]]] = summary.get("content") or {}
     records: dict[str, int] = summary.get("records") or {}
     problems = []
     incomplete: dict[str, list[str]] = summary.get("incomplete") or {}
-    # One request a query is the check's own limit: a read it cut short is expected, any
-    # other incomplete read (a lying count, a short page) is a change worth knowing.
-    cut_short = sorted(
-        label for label, why in incomplete.items() if any(BUDGET_STOP in r for r in why)
-    )
+    # One request a query is the check's own limit: a read it cut short is expected, and
+    # so is its consequence, fewer rows than the API counted. Any other reason, in the
+    # same read or another (a lying count, a short page, no count at all), is a change.
+    cut_short = sorted(label for label, why in incomplete.items() if any(map(_budget, why)))
+    unexplained = {
+        label: [r for r in why if not _budget(r) and not (label in cut_short and _fewer(r))]
+        for label, why in incomplete.items()
+    }
     problems += [
         f"{label}: read incompletely: {'; '.join(why)}"
-        for label, why in sorted(incomplete.items())
-        if label not in cut_short
+        for label, why in sorted(unexplained.items())
+        if why
     ]
-    only_cut_short = bool(cut_short) and len(cut_short) == len(incomplete)
+    only_cut_short = bool(cut_short) and not any(unexplained.values())
     if exit_code and not (exit_code == EX_INCOMPLETE and only_cut_short):
         problems.append(f"the tap exited {exit_code} (its log above says why)")
     if cut_short:

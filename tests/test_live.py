@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import devenv
 import pytest
 from conftest import ROOT, expected_ids
+from live_check import EX_INCOMPLETE, report
 
 CHECK = [sys.executable, str(ROOT / "scripts" / "live_check.py")]
 
@@ -79,7 +81,10 @@ def test_a_changed_field_fails_the_check_and_a_new_one_is_reported() -> None:
 def test_a_read_cut_short_by_the_one_request_budget_passes_and_a_short_page_fails() -> None:
     # The real API has more than one page for most queries and months: the check reads
     # one, and the tap calls that incomplete (exit 75). Only that reason is forgiven.
-    with devenv.fake_api("--postings", "30", "--historic-page-size", "2") as api:
+    # A month of announcements (about 13 a day) in pages of one: this month's window has
+    # more than one page on any day of the month.
+    fake = ("--postings", "30", "--historic-days", "30", "--historic-page-size", "1")
+    with devenv.fake_api(*fake) as api:
         env = {
             "USAJOBS_API_KEY": api.api_key,
             "USAJOBS_USER_AGENT": "live-check@example.com",
@@ -99,3 +104,27 @@ def test_a_read_cut_short_by_the_one_request_budget_passes_and_a_short_page_fail
     assert short.returncode == 1, short.stdout + short.stderr[-4000:]
     assert "read incompletely" in short.stderr
     assert "the tap exited 75" in short.stderr
+
+
+def test_only_what_the_budget_explains_is_forgiven(capsys: pytest.CaptureFixture[str]) -> None:
+    # In-process, on the tap's summary: a month cut at one page says so and that it got
+    # fewer rows than counted; anything else in the same month is still a change.
+    month = "historic_jobs 2026-11-01..2026-11-30"
+    cut = ["stopped after 1 pages (max_requests_per_query)"]
+    summary: dict[str, Any] = {
+        "records": {"historic_jobs": 500},
+        "incomplete": {month: [*cut, "received 500 distinct rows, the API counted 31000"]},
+    }
+    assert report(summary, EX_INCOMPLETE) == 0
+
+    for extra in (
+        "the API gave no readable totalCount",
+        "received 600 distinct rows, the API counted 500",  # more than counted
+    ):
+        summary["incomplete"] = {month: [*cut, extra]}
+        assert report(summary, EX_INCOMPLETE) == 1, extra
+        assert f"{month}: read incompletely: {extra}" in capsys.readouterr().err
+    summary["incomplete"] = {month: ["received 500 distinct rows, the API counted 31000"]}
+    assert report(summary, EX_INCOMPLETE) == 1  # fewer than counted, with no budget stop
+    summary["incomplete"] = {}
+    assert report(summary, EX_INCOMPLETE) == 1  # exit 75 that names no read
