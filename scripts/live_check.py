@@ -96,7 +96,7 @@ def _budget(reason: str) -> bool:
 def _fewer(reason: str) -> bool:
     """A read that got fewer rows than the API counted (tap_usajobs/historic.py's words)."""
     found = SHORT_OF_COUNT.fullmatch(reason)
-    return bool(found) and int(found.group(1)) < int(found.group(2))
+    return found is not None and int(found.group(1)) < int(found.group(2))
 
 
 def report(summary: dict[str, Any], exit_code: int) -> int:
