@@ -82,6 +82,7 @@ def test_each_run_publishes_the_dashboard_and_a_failed_upload_only_logs(
         "health.html",
         "static/dashboard.css",
         "static/dashboard.js",
+        "static/health.js",
     }
     assert {u["path"] for u in uploads.values()} == {"/upload/storage/v1/b/usajobs-dash/o"}
     assert uploads["index.html"]["type"] == "text/html"

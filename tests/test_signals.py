@@ -327,16 +327,29 @@ def test_sigterm_to_the_entrypoint_stops_within_a_minute_while_a_page_hangs(
     _assert_interrupted_mid_load(pipeline)
 
 
+#: Ctrl-C reaches meltano and its plugins at once. The tap and the target stop cleanly
+#: (STATE for what was committed, exit 0); when both have exited before meltano's own
+#: handler cancels the run, meltano reports it completed. Either way the state saved is
+#: not past what was committed, and the rerun loads the rest (checked below): only
+#: meltano's verdict races.
+SIGINT_OUTCOMES = [
+    (MELTANO_ABORTED, ("FAIL", "The process was interrupted")),
+    (0, ("SUCCESS", None)),
+]
+
+
 @pytest.mark.full  # slow; `make test-full` and CI run it
 @pytest.mark.parametrize(
-    ("signum", "exit_code", "recorded"),
+    ("signum", "outcomes"),
     [
-        pytest.param(signal.SIGTERM, SIGTERM_EXIT, "The process was terminated", id="SIGTERM"),
-        pytest.param(signal.SIGINT, MELTANO_ABORTED, "The process was interrupted", id="SIGINT"),
+        pytest.param(
+            signal.SIGTERM, [(SIGTERM_EXIT, ("FAIL", "The process was terminated"))], id="SIGTERM"
+        ),
+        pytest.param(signal.SIGINT, SIGINT_OUTCOMES, id="SIGINT"),
     ],
 )
 def test_signal_to_a_meltano_run_group_stops_it_and_the_rerun_completes(
-    pipeline: Pipeline, start: Any, signum: int, exit_code: int, recorded: str
+    pipeline: Pipeline, start: Any, signum: int, outcomes: list[tuple[int, tuple[str, Any]]]
 ) -> None:
     # `kill -- -PGID` or Ctrl-C at a terminal: meltano, the tap and the target all get
     # the signal at once, and meltano then signals its plugins a second time.
@@ -345,12 +358,10 @@ def test_signal_to_a_meltano_run_group_stops_it_and_the_rerun_completes(
     wait_until_mid_load(pipeline, run)
 
     signal_and_wait(run, signum)
-    assert run.process.returncode == exit_code, run.output()[-6000:]
     wait_until_gone(run.sid)
+    recorded = [(r["state"], json.loads(r["payload"]).get("error")) for r in _runs(pipeline)]
+    assert (run.process.returncode, *recorded) in outcomes, run.output()[-6000:]
     _assert_interrupted_mid_load(pipeline)
-    assert [(r["state"], json.loads(r["payload"]).get("error")) for r in _runs(pipeline)] == [
-        ("FAIL", recorded)
-    ]
 
     unstall(pipeline.api)
     pipeline.run_ok("tap-usajobs", "target-postgres", "dbt-postgres:run")
