@@ -42,7 +42,11 @@ _REQUEST = re.compile(r"metric_name=http_request_duration\b")
 #: line's end and bounded in digits: other lines (an HTTP reason phrase) may quote them.
 _REPORTED = re.compile(r": the API reports (\d{1,15}) postings on (?:\d{1,15}|None) pages\.$")
 _READ = re.compile(r": read (\d{1,15}) postings in \d{1,15} requests\.$")
-_WINDOWS_DUE = re.compile(r"(\w+): (\d{1,15}) of \d{1,15} monthly windows since \S+ need a poll\.$")
+#: A stream name starts at a word's start: tried from inside every word, a long line of
+#: letters (a server's reason phrase) would take seconds to search, stalling the run.
+_WINDOWS_DUE = re.compile(
+    r"(?<!\w)(\w+): (\d{1,15}) of \d{1,15} monthly windows since \S+ need a poll\.$"
+)
 #: A sharded run's share of a stream's partitions (tap_usajobs/client.py), after the above.
 _SHARD = re.compile(r"Shard \d+ of \d+: syncing (\d{1,15}) of \d{1,15} (\w+) partitions\.$")
 _WINDOW_READ = re.compile(

@@ -114,8 +114,12 @@ def _integer(digits: str) -> int | str:
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
-    """Read a ``Retry-After`` header given in seconds or as an HTTP date."""
-    if response is None:
+    """A 429's or 503's ``Retry-After``, given in seconds or as an HTTP date.
+
+    Only an answer that refuses service asks to wait (RFC 9110 10.2.3); on any other (a
+    500, a truncated 200) the header means nothing, and backoff chooses the wait.
+    """
+    if response is None or response.status_code not in _ASKS_TO_WAIT:
         return None
     header = response.headers.get("Retry-After")
     if not header:
@@ -179,8 +183,7 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         started = time.monotonic()
         response = super().send(request, stream=True, timeout=timeout, **kwargs)
         self._on_response()
-        # Only an answer that refuses service asks to wait; on any other it means nothing.
-        asked = retry_after_seconds(response) if response.status_code in _ASKS_TO_WAIT else None
+        asked = retry_after_seconds(response)
         if asked:
             until = time.monotonic() + min(asked, self._longest_hold)
             with self._hold_lock:

@@ -207,6 +207,14 @@ def test_retries_429_after_retry_after_seconds(
     assert sorted(result.ids) == sorted(expected_ids(fake_api, Keyword=KEYWORD))
 
 
+def test_a_retry_after_counts_only_on_an_answer_that_refuses_service() -> None:
+    response = requests.Response()
+    response.headers["Retry-After"] = "120"
+    for status, seconds in ((429, 120.0), (503, 120.0), (500, None), (200, None), (408, None)):
+        response.status_code = status
+        assert retry_after_seconds(response) == seconds, status
+
+
 @pytest.mark.parametrize(
     ("header", "seconds"),
     [
@@ -225,6 +233,7 @@ def test_retry_after_is_read_as_seconds_or_a_date_whatever_the_server_sends(
     header: str, seconds: float | str | None
 ) -> None:
     response = requests.Response()
+    response.status_code = 429
     response.headers["Retry-After"] = header
 
     found = retry_after_seconds(response)
